@@ -1,0 +1,319 @@
+"""Model manifests (`NAME.json` beside `NAME.onnx`): schema check and the typed record built from it.
+
+Every message names the file and the field, because the person reading it is usually someone who
+exported their own model and needs to know exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KINDS = ("generator", "text_encoder", "audio_encoder", "upscaler")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ModelError(RuntimeError):
+    """A model cannot be used: bad manifest, wrong hash, missing partner model, failed session."""
+
+
+class UnknownModelError(ModelError, KeyError):
+    """No model of that name is installed."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str
+    meaning: str = ""
+
+
+@dataclass(frozen=True)
+class LabelClass:
+    index: int
+    name: str
+    display: str
+    color: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A validated model: what the registry hands to the engine, pipeline and UI."""
+
+    name: str
+    version: str
+    kind: str
+    path: Path  # the .onnx
+    manifest_path: Path
+    sha256: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    embedding_space: str | None = None
+    resolution: int | None = None
+    z_dim: int | None = None
+    scale: int | None = None
+    label_classes: tuple[LabelClass, ...] = ()
+    upscaler: str | None = None
+    tokenizer: Path | None = None
+    max_tokens: int | None = None
+    dim: int | None = None
+    example_prompts: tuple[str, ...] = ()
+    concepts: tuple[str, ...] = ()
+    license: str = ""
+    description: str = ""
+    allow_custom_ops: bool = False
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def input(self, name: str) -> TensorSpec | None:
+        return next((spec for spec in self.inputs if spec.name == name), None)
+
+    @property
+    def image_output(self) -> str:
+        """Name of the output holding the image: the first one listed."""
+        return self.outputs[0].name
+
+    @property
+    def version_key(self) -> tuple[tuple[int, int | str], ...]:
+        return version_key(self.version)
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Order "1.10" after "1.9"; non-numeric parts sort after numbers and compare as text."""
+    parts = re.split(r"[.\-+]", version)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
+
+
+class _Checker:
+    """Collects the manifest's fields, raising ModelError that names the file and the field."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    def fail(self, field_name: str, problem: str) -> ModelError:
+        return ModelError(f"{self.path.name}: field '{field_name}' {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], required: bool = True, default: Any = None) -> Any:
+        if key not in self.data or self.data[key] is None:
+            if required:
+                raise self.fail(key, "is missing")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(key, f"must be {names}, not {type(value).__name__}")
+        return value
+
+    def positive_int(self, key: str, required: bool = True) -> int | None:
+        value = self.get(key, int, required)
+        if value is not None and value <= 0:
+            raise self.fail(key, f"must be a positive integer, not {value}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        values = self.get(key, list, required=False, default=[])
+        if not all(isinstance(v, str) for v in values):
+            raise self.fail(key, "must be a list of strings")
+        return tuple(values)
+
+    def tensors(self, key: str) -> tuple[TensorSpec, ...]:
+        items = self.get(key, list)
+        if not items:
+            raise self.fail(key, "must list at least one tensor")
+        specs = []
+        for i, item in enumerate(items):
+            where = f"{key}[{i}]"
+            if not isinstance(item, dict):
+                raise self.fail(where, "must be an object with name, shape, dtype")
+            name, shape, dtype = item.get("name"), item.get("shape"), item.get("dtype")
+            if not isinstance(name, str) or not name:
+                raise self.fail(f"{where}.name", "must be a non-empty string")
+            if not isinstance(shape, list) or not all(
+                isinstance(d, str) or (isinstance(d, int) and not isinstance(d, bool)) for d in shape
+            ):
+                raise self.fail(
+                    f"{where}.shape", "must be a list of integers or names (-1 or a name = dynamic)"
+                )
+            if not isinstance(dtype, str) or not dtype:
+                raise self.fail(f"{where}.dtype", "must be a string such as 'float32'")
+            meaning = item.get("meaning", "")
+            specs.append(TensorSpec(name, tuple(shape), dtype, meaning if isinstance(meaning, str) else ""))
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise self.fail(key, f"names a tensor twice: {names}")
+        return tuple(specs)
+
+    def require_tensor(self, specs: tuple[TensorSpec, ...], key: str, name: str, rank: int) -> TensorSpec:
+        spec = next((s for s in specs if s.name == name), None)
+        if spec is None:
+            raise self.fail(key, f"must contain a tensor named '{name}' (has {[s.name for s in specs]})")
+        if len(spec.shape) != rank:
+            raise self.fail(f"{key}.{name}.shape", f"must have {rank} dimensions, not {list(spec.shape)}")
+        return spec
+
+    def image_output(self, specs: tuple[TensorSpec, ...]) -> TensorSpec:
+        """The image output of a generator or upscaler: the first one (ONNX forbids reusing an input name)."""
+        spec = specs[0]
+        if len(spec.shape) != 4:
+            raise self.fail(f"outputs.{spec.name}.shape", f"must be [N, 3, H, W], not {list(spec.shape)}")
+        return spec
+
+    def dim_matches(self, spec: TensorSpec, key: str, axis: int, expected: int, what: str) -> None:
+        dim = spec.shape[axis]
+        if isinstance(dim, int) and dim >= 0 and dim != expected:
+            raise self.fail(f"{key}.{spec.name}.shape", f"axis {axis} is {dim} but {what} is {expected}")
+
+    def label_classes(self) -> tuple[LabelClass, ...]:
+        items = self.get("label_classes", list)
+        classes = []
+        for i, item in enumerate(items):
+            where = f"label_classes[{i}]"
+            if not isinstance(item, dict):
+                raise self.fail(where, "must be an object with index, name, display, color")
+            index, name, color = item.get("index"), item.get("name"), item.get("color")
+            if index != i or isinstance(index, bool):
+                raise self.fail(f"{where}.index", f"must be {i} (classes are listed in index order)")
+            if not isinstance(name, str) or not name:
+                raise self.fail(f"{where}.name", "must be a non-empty string")
+            display = item.get("display", name)
+            if not isinstance(display, str):
+                raise self.fail(f"{where}.display", "must be a string")
+            if (
+                not isinstance(color, list)
+                or len(color) != 3
+                or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in color)
+            ):
+                raise self.fail(f"{where}.color", "must be [r, g, b] with integers 0-255")
+            classes.append(LabelClass(i, name, display, (color[0], color[1], color[2])))
+        if len(classes) < 2:
+            raise self.fail("label_classes", "must list 'unknown' (index 0) and at least one class")
+        return tuple(classes)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelError(f"{path.name}: cannot read manifest: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ModelError(f"{path.name}: manifest is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path.name}: manifest must be a JSON object")
+    return data
+
+
+def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
+    """Validate a manifest's schema and build its ModelInfo (the hash is checked by the registry)."""
+    c = _Checker(path, data)
+    name = c.get("name", str)
+    if not _NAME_RE.match(name):
+        raise c.fail("name", f"must be 1-64 letters, digits, '.', '_' or '-', not {name!r}")
+    version = c.get("version", (str, int))
+    version = str(version)
+    if not version.strip():
+        raise c.fail("version", "must not be empty")
+    kind = c.get("kind", str)
+    if kind not in KINDS:
+        raise c.fail("kind", f"is {kind!r}; this version understands {', '.join(KINDS)}")
+    sha = c.get("sha256", str).lower()
+    if not _SHA_RE.match(sha):
+        raise c.fail("sha256", "must be 64 hexadecimal characters")
+    inputs, outputs = c.tensors("inputs"), c.tensors("outputs")
+    space = c.get("embedding_space", str, required=kind != "upscaler")
+    allow_custom = c.get("allow_custom_ops", bool, required=False, default=False)
+    for key, kinds in (("description", str), ("training", dict), ("metrics", dict)):
+        c.get(key, kinds, required=False)
+    license_value = c.get("license", (str, dict), required=False, default="")
+    if isinstance(license_value, dict):  # one entry per part, e.g. {"model": …, "package": …}
+        license_value = "; ".join(f"{k}: {v}" for k, v in license_value.items())
+    extra: dict[str, Any] = {}
+    if kind == "generator":
+        extra.update(_generator_fields(c, inputs, outputs))
+    elif kind == "text_encoder":
+        extra.update(_text_encoder_fields(c, path, inputs, outputs))
+    elif kind == "upscaler":
+        extra.update(_upscaler_fields(c, inputs, outputs))
+    return ModelInfo(
+        name=name,
+        version=version,
+        kind=kind,
+        path=path.with_suffix(".onnx"),
+        manifest_path=path,
+        sha256=sha,
+        inputs=inputs,
+        outputs=outputs,
+        embedding_space=space,
+        license=license_value,
+        description=c.get("description", str, required=False, default=""),
+        allow_custom_ops=allow_custom,
+        manifest=data,
+        **extra,
+    )
+
+
+def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> dict:
+    resolution = c.positive_int("resolution")
+    z_dim = c.positive_int("z_dim")
+    z = c.require_tensor(inputs, "inputs", "z", 2)
+    c.dim_matches(z, "inputs", 1, z_dim, "z_dim")
+    c.require_tensor(inputs, "inputs", "text", 2)
+    image = c.image_output(outputs)
+    c.dim_matches(image, "outputs", 1, 3, "the number of colour channels")
+    for axis in (2, 3):
+        c.dim_matches(image, "outputs", axis, resolution, "resolution")
+    classes: tuple[LabelClass, ...] = ()
+    if any(s.name == "labels" for s in inputs):
+        labels = c.require_tensor(inputs, "inputs", "labels", 4)
+        classes = c.label_classes()
+        c.dim_matches(labels, "inputs", 1, len(classes), "the number of label_classes")
+    upscaler = c.get("upscaler", str, required=False)
+    return {
+        "resolution": resolution,
+        "z_dim": z_dim,
+        "label_classes": classes,
+        "upscaler": upscaler or None,
+        "example_prompts": c.strings("example_prompts"),
+        "concepts": c.strings("concepts"),
+    }
+
+
+def _text_encoder_fields(
+    c: _Checker, path: Path, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]
+) -> dict:
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        c.require_tensor(inputs, "inputs", name, 2)
+    embedding = c.require_tensor(outputs, "outputs", "embedding", 2)
+    dim = c.positive_int("dim", required=False)
+    if dim is not None:
+        c.dim_matches(embedding, "outputs", 1, dim, "dim")
+    tokenizer = c.get("tokenizer", str)
+    tokenizer_path = path.parent / tokenizer
+    if Path(tokenizer).name != tokenizer:
+        raise c.fail("tokenizer", f"must be a file name beside the manifest, not a path ({tokenizer!r})")
+    if not tokenizer_path.is_file():
+        raise c.fail("tokenizer", f"names {tokenizer!r}, which is not in {path.parent}")
+    return {
+        "tokenizer": tokenizer_path,
+        "max_tokens": c.positive_int("max_tokens", required=False),
+        "dim": dim,
+    }
+
+
+def _upscaler_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> dict:
+    resolution = c.positive_int("resolution")
+    scale = c.positive_int("scale")
+    image_in = c.require_tensor(inputs, "inputs", "image", 4)
+    image_out = c.image_output(outputs)
+    for axis in (2, 3):
+        c.dim_matches(image_in, "inputs", axis, resolution, "resolution")
+        c.dim_matches(image_out, "outputs", axis, resolution * scale, "resolution * scale")
+    return {"resolution": resolution, "scale": scale}

@@ -1,0 +1,279 @@
+"""Pipeline: recipes in, images out. The one facade the UI and the CLI render through.
+
+`render` is pure and deterministic for a recipe on a given provider: everything that shapes the
+image (model, latent, prompt or embedding, sketch, size) is in the recipe, nothing comes from
+state, so history nodes can be re-rendered bit-exactly from their recipes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from studio.inference.engine import Engine
+from studio.inference.manifest import ModelError, ModelInfo
+from studio.inference.registry import ModelRegistry
+from studio.inference.text_encoder import TextEncoder, TextEncoderError
+from studio.recipe import Recipe, RecipeError, clean_prompt
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 64  # recipes per generator run: bounds memory for big variation grids
+MAX_COUNT = 256
+
+
+class PipelineError(RuntimeError):
+    """A recipe cannot be rendered (missing asset, bad sketch, bad embedding): the message says which."""
+
+
+class AssetSource(Protocol):
+    """What render() needs from a project's asset store."""
+
+    def get(self, sha: str) -> bytes: ...
+
+
+class Pipeline:
+    """Registry + engine + text encoders, with batched rendering of recipes."""
+
+    def __init__(self, registry: ModelRegistry | None = None, device: str = "auto") -> None:
+        self.registry = registry if registry is not None else ModelRegistry()
+        self.engine = Engine(device)
+        self.last_ms_per_image = 0.0
+        self._encoders: dict[Path, tuple[object, TextEncoder]] = {}
+        self._notices: list[str] = []
+
+    @property
+    def provider(self) -> str:
+        return self.engine.provider
+
+    def drain_notices(self) -> list[str]:
+        notices, self._notices = self._notices, []
+        return self.engine.drain_notices() + notices
+
+    def generators(self) -> list[ModelInfo]:
+        return self.registry.generators()
+
+    def default_generator(self) -> ModelInfo:
+        generators = self.generators()
+        if not generators:
+            problems = "; ".join(p.message for p in self.registry.problems)
+            where = ", ".join(str(f) for f in self.registry.folders)
+            raise ModelError(
+                f"no usable generator is installed (looked in {where})"
+                + (f": {problems}" if problems else "")
+            )
+        return generators[0]
+
+    def recipes_for(
+        self, prompt: str, seed: int = 1, count: int = 4, model: str | None = None, size: int = 256
+    ) -> list[Recipe]:
+        """`count` variations of a prompt: seeds seed … seed+count-1 with the model's name and version."""
+        if not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
+            raise PipelineError(f"count must be an integer from 1 to {MAX_COUNT}, not {count!r}")
+        info = self.registry.get(model) if model else self.default_generator()
+        if info.kind != "generator":
+            raise PipelineError(f"{info.name} is a {info.kind}, not a generator")
+        return [
+            Recipe(model=info.name, model_version=info.version, seed=seed + i, prompt=prompt, size=size)
+            for i in range(count)
+        ]
+
+    def warm_up(self, model: str | None = None) -> None:
+        """Create the sessions a generator needs now (off the UI thread), so `provider` is the real one."""
+        info = self.registry.get(model) if model else self.default_generator()
+        self._encoder(self.registry.text_encoder_for(info))
+        self.engine.session(info.path)
+        upscaler = self.registry.upscaler_for(info)
+        if upscaler is not None:
+            self.engine.session(upscaler.path)
+
+    def encode_text(self, info: ModelInfo, prompts: list[str]) -> np.ndarray:
+        """Text embeddings [N, D] for a generator's embedding space (also for blended sound edits)."""
+        encoder = self._encoder(self.registry.text_encoder_for(info))
+        try:
+            return encoder.encode([clean_prompt(p) for p in prompts])
+        except TextEncoderError as exc:
+            raise ModelError(str(exc)) from exc
+
+    def render(self, recipes: Sequence[Recipe], assets: AssetSource | None = None) -> list[np.ndarray]:
+        """HxWx3 uint8 images, in the order of `recipes`; one batched generator run per model."""
+        start = time.perf_counter()
+        images: list[np.ndarray | None] = [None] * len(recipes)
+        groups: dict[str, list[int]] = {}
+        for i, recipe in enumerate(recipes):
+            if not isinstance(recipe, Recipe):
+                raise PipelineError(f"render takes Recipe objects, got {type(recipe).__name__}")
+            groups.setdefault(recipe.model, []).append(i)
+        for model, indices in groups.items():
+            info = self.registry.get(model)
+            if info.kind != "generator":
+                raise PipelineError(f"{info.name} is a {info.kind}, not a generator")
+            for chunk_start in range(0, len(indices), MAX_BATCH):
+                chunk = indices[chunk_start : chunk_start + MAX_BATCH]
+                for i, image in zip(
+                    chunk, self._render_group(info, [recipes[i] for i in chunk], assets), strict=True
+                ):
+                    images[i] = image
+        if recipes:
+            self.last_ms_per_image = (time.perf_counter() - start) * 1000.0 / len(recipes)
+        return [image for image in images if image is not None]
+
+    def _render_group(
+        self, info: ModelInfo, recipes: list[Recipe], assets: AssetSource | None
+    ) -> list[np.ndarray]:
+        for recipe in recipes:
+            if recipe.model_version != info.version:
+                self._notice(
+                    f"recipe made with {info.name} {recipe.model_version}; rendering with {info.version}, "
+                    "so the image may differ"
+                )
+                break
+        assert info.z_dim is not None and info.resolution is not None  # guaranteed by the manifest schema
+        feeds: dict[str, np.ndarray] = {
+            "z": np.stack([self._latent(r, info.z_dim) for r in recipes]),
+            "text": self._text(info, recipes),
+        }
+        n, res = len(recipes), info.resolution
+        if info.input("labels") is not None:
+            feeds["labels"] = np.stack([self._labels(info, r, assets) for r in recipes])
+        if info.input("mask") is not None:  # inpainting models: regenerate everything
+            feeds["mask"] = np.ones((n, 1, res, res), dtype=np.float32)
+        if info.input("image") is not None:
+            feeds["image"] = np.zeros((n, 3, res, res), dtype=np.float32)
+        images = self.engine.run(info.path, feeds)[info.image_output]
+        upscaler = self.registry.upscaler_for(info)
+        bigger = [i for i, r in enumerate(recipes) if r.size > res]
+        upscaled: dict[int, np.ndarray] = {}
+        if upscaler is not None and bigger:
+            out = self.engine.run(upscaler.path, {"image": np.ascontiguousarray(images[bigger])})
+            upscaled = dict(zip(bigger, out[upscaler.image_output], strict=True))
+        return [_to_uint8(upscaled.get(i, images[i]), r.size) for i, r in enumerate(recipes)]
+
+    def _notice(self, text: str) -> None:
+        if text not in self._notices:
+            log.info(text)
+            self._notices.append(text)
+
+    @staticmethod
+    def _latent(recipe: Recipe, z_dim: int) -> np.ndarray:
+        try:
+            return recipe.latent_vector(z_dim)
+        except RecipeError as exc:
+            raise PipelineError(str(exc)) from exc
+
+    def _text(self, info: ModelInfo, recipes: list[Recipe]) -> np.ndarray:
+        spec = info.input("text")
+        dim = (
+            spec.shape[1]
+            if spec is not None and isinstance(spec.shape[1], int) and spec.shape[1] > 0
+            else None
+        )
+        rows: list[np.ndarray | None] = [_explicit_embedding(r, dim) for r in recipes]
+        todo = [i for i, row in enumerate(rows) if row is None]
+        if todo:
+            encoded = self.encode_text(info, [recipes[i].prompt for i in todo])
+            for i, vector in zip(todo, encoded, strict=True):
+                rows[i] = vector
+        text = np.stack([row for row in rows if row is not None]).astype(np.float32)
+        if dim is not None and text.shape[1] != dim:
+            raise ModelError(
+                f"{info.name} wants text embeddings of {dim} values, its text encoder gives {text.shape[1]}"
+            )
+        return text
+
+    def _encoder(self, info: ModelInfo) -> TextEncoder:
+        """One TextEncoder per model file, rebuilt if the engine replaced the session (CPU fallback)."""
+        session = self.engine.session(info.path)
+        cached = self._encoders.get(info.path)
+        if cached is not None and cached[0] is session:
+            return cached[1]
+        assert info.tokenizer is not None  # guaranteed by the manifest schema
+        try:
+            encoder = TextEncoder(session, info.tokenizer, max_tokens=info.max_tokens or 128)
+        except TextEncoderError as exc:
+            raise ModelError(f"{info.name}: {exc}") from exc
+        self._encoders[info.path] = (session, encoder)
+        return encoder
+
+    @staticmethod
+    def _labels(info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
+        """One-hot [C, R, R] from the recipe's sketch; no sketch means all "unknown" (text only)."""
+        classes, res = len(info.label_classes), info.resolution or 0
+        index = np.zeros((res, res), dtype=np.int64)
+        if recipe.sketch is not None:
+            index = sketch_indices(_asset(assets, recipe.sketch, "sketch"), info)
+        return np.eye(classes, dtype=np.float32)[index].transpose(2, 0, 1).copy()
+
+
+def _explicit_embedding(recipe: Recipe, dim: int | None) -> np.ndarray | None:
+    """recipe.extra["text_embedding"]: an embedding set by a blended (e.g. sound) edit, used as is."""
+    value = recipe.extra.get("text_embedding")
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not value:
+        raise PipelineError("recipe extra 'text_embedding' must be a non-empty list of numbers")
+    try:
+        vector = np.asarray([float(v) for v in value], dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise PipelineError("recipe extra 'text_embedding' must be a list of numbers") from exc
+    if not np.all(np.isfinite(vector)):
+        raise PipelineError("recipe extra 'text_embedding' contains values that are not finite")
+    if dim is not None and vector.shape[0] != dim:
+        raise PipelineError(
+            f"recipe extra 'text_embedding' has {vector.shape[0]} values, the model wants {dim}"
+        )
+    return vector
+
+
+def _asset(assets: AssetSource | None, sha: str, what: str) -> bytes:
+    if assets is None:
+        raise PipelineError(
+            f"the recipe's {what} asset {sha[:12]} cannot be loaded: no project assets were given"
+        )
+    try:
+        return assets.get(sha)
+    except Exception as exc:  # stores raise KeyError, OSError or their own error for a missing file
+        raise PipelineError(f"the recipe's {what} asset {sha[:12]} is missing or unreadable: {exc}") from exc
+
+
+def sketch_indices(png: bytes, info: ModelInfo) -> np.ndarray:
+    """A sketch PNG as class indices [R, R]: index values (L/P/I) or class colours (RGB); nearest resize."""
+    classes, res = info.label_classes, info.resolution or 0
+    try:
+        image = Image.open(io.BytesIO(png))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise PipelineError(f"the sketch is not a readable image: {exc}") from exc
+    if image.size != (res, res):
+        image = image.resize((res, res), Image.Resampling.NEAREST)
+    if image.mode in ("RGB", "RGBA"):
+        rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
+        palette = np.asarray([c.color for c in classes], dtype=np.int32)
+        distance = ((rgb[:, :, None, :] - palette[None, None]) ** 2).sum(-1)
+        return distance.argmin(-1).astype(np.int64)
+    if image.mode not in ("L", "P", "I", "I;16"):
+        image = image.convert("L")
+    index = np.asarray(image, dtype=np.int64)
+    top = int(index.max(initial=0))
+    if top >= len(classes) or int(index.min(initial=0)) < 0:
+        raise PipelineError(
+            f"the sketch uses class index {top}, but {info.name} knows {len(classes)} classes"
+        )
+    return index
+
+
+def _to_uint8(chw: np.ndarray, size: int) -> np.ndarray:
+    """[-1, 1] CHW float → HxWx3 uint8 at exactly `size` (LANCZOS for both directions)."""
+    chw = np.nan_to_num(np.asarray(chw, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    hwc = np.clip((chw.transpose(1, 2, 0) + 1.0) * 127.5, 0, 255)
+    pixels = np.rint(hwc).astype(np.uint8)
+    if pixels.shape[0] != size or pixels.shape[1] != size:
+        pixels = np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.LANCZOS))
+    return np.ascontiguousarray(pixels)

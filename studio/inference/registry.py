@@ -1,0 +1,279 @@
+"""ModelRegistry: finds the models in the shipped and user folders and says why any cannot be used.
+
+A broken or foreign model must never stop the app: it becomes a `ModelProblem` with a message a
+user can act on, and every other model stays usable.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio import paths
+from studio.hashing import sha256_file
+from studio.inference.manifest import (
+    KINDS,
+    ModelError,
+    ModelInfo,
+    UnknownModelError,
+    parse_manifest,
+    read_manifest,
+)
+
+__all__ = [
+    "ModelError",
+    "ModelInfo",
+    "ModelProblem",
+    "ModelRegistry",
+    "UnknownModelError",
+    "STANDARD_DOMAINS",
+]
+
+log = logging.getLogger(__name__)
+
+STANDARD_DOMAINS = frozenset({"", "ai.onnx", "com.microsoft", "ai.onnx.ml"})
+_graph_cache: dict[tuple[str, int, int], tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]] = {}
+_graph_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ModelProblem:
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def _walk(nodes: Iterable[Any]) -> Iterator[Any]:
+    """Every node, including those in If/Loop/Scan subgraphs."""
+    for node in nodes:
+        yield node
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _walk(attr.g.node)
+            for graph in attr.graphs:
+                yield from _walk(graph.node)
+
+
+def _graph_summary(path: Path) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]] | None:
+    """(operator domains, input names, output names) of an ONNX file, or None without the onnx package.
+
+    Read once per (path, size, mtime): parsing a large protobuf is the slow part of start-up.
+    """
+    try:
+        import onnx
+    except ImportError:
+        return None
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _graph_lock:
+        if key in _graph_cache:
+            return _graph_cache[key]
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError, ValueError, OSError… for damaged files
+        raise ModelError(f"{path.name}: not a readable ONNX model ({exc})") from exc
+    graph = proto.graph
+    nodes = [*_walk(graph.node), *(n for fn in proto.functions for n in _walk(fn.node))]
+    domains = {node.domain for node in nodes} - {fn.domain for fn in proto.functions}  # local functions
+    initializers = {init.name for init in graph.initializer}
+    inputs = tuple(i.name for i in graph.input if i.name not in initializers)
+    summary = (frozenset(domains), inputs, tuple(o.name for o in graph.output))
+    with _graph_lock:
+        _graph_cache[key] = summary
+    return summary
+
+
+def _check_graph(info: ModelInfo) -> None:
+    summary = _graph_summary(info.path)
+    if summary is None:  # without onnx, a custom op shows up as a session failure in the Engine
+        return
+    domains, inputs, outputs = summary
+    custom = sorted(domains - STANDARD_DOMAINS)
+    if custom and not info.allow_custom_ops:
+        raise ModelError(
+            f"{info.path.name}: uses custom operator domain(s) {custom}; refused because custom ops run "
+            f'native code. Set "allow_custom_ops": true in {info.manifest_path.name} only if you trust it'
+        )
+    declared_in = {s.name for s in info.inputs}
+    declared_out = {s.name for s in info.outputs}
+    if declared_in != set(inputs):
+        raise ModelError(
+            f"{info.manifest_path.name}: field 'inputs' lists {sorted(declared_in)} but the ONNX graph "
+            f"takes {sorted(inputs)}"
+        )
+    if not declared_out <= set(outputs):
+        raise ModelError(
+            f"{info.manifest_path.name}: field 'outputs' lists {sorted(declared_out)} but the ONNX graph "
+            f"gives {sorted(outputs)}"
+        )
+
+
+def load_model(manifest_path: Path) -> ModelInfo:
+    """Validate one manifest and its .onnx (schema, file, sha256, operator domains)."""
+    info = parse_manifest(manifest_path, read_manifest(manifest_path))
+    if not info.path.is_file():
+        raise ModelError(f"{manifest_path.name}: the model file {info.path.name} is missing")
+    actual = sha256_file(info.path)
+    if actual != info.sha256:
+        raise ModelError(
+            f"{info.path.name}: sha256 is {actual[:12]}… but {manifest_path.name} says {info.sha256[:12]}… "
+            "(the file is damaged or was changed after export; re-export or fix the manifest)"
+        )
+    _check_graph(info)
+    return info
+
+
+def _is_override_note(message: str) -> bool:
+    return " is overridden by newer " in message or " is ignored: " in message
+
+
+class ModelRegistry:
+    """The usable models, by name, from a list of folders (later folders may bring newer versions)."""
+
+    def __init__(self, folders: list[Path] | None = None) -> None:
+        if folders is None:
+            folders = [paths.shipped_models_dir(), paths.user_models_dir()]
+        self.folders = [Path(f) for f in folders]
+        self.problems: list[ModelProblem] = []
+        self._models: dict[str, ModelInfo] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Scan the folders again (after a user exports or copies in a model)."""
+        self.problems = []
+        found: dict[str, ModelInfo] = {}
+        for folder in self.folders:
+            for manifest in self._manifests(folder):
+                try:
+                    info = load_model(manifest)
+                except ModelError as exc:
+                    self._problem(manifest, str(exc))
+                    continue
+                self._add(found, info)
+        self._models = found
+        self._check_pairing()
+        log.info("models: %s; problems: %d", ", ".join(self._models) or "none", len(self.problems))
+
+    def _manifests(self, folder: Path) -> list[Path]:
+        if not folder.is_dir():
+            return []
+        manifests = []
+        for path in sorted(folder.glob("*.json")):
+            if path.with_suffix(".onnx").is_file():
+                manifests.append(path)
+            elif self._looks_like_manifest(path):
+                manifests.append(path)  # load_model reports the missing .onnx
+        for onnx_path in sorted(folder.glob("*.onnx")):
+            if not onnx_path.with_suffix(".json").is_file():
+                self._problem(onnx_path, f"{onnx_path.name} has no manifest {onnx_path.stem}.json beside it")
+        return manifests
+
+    @staticmethod
+    def _looks_like_manifest(path: Path) -> bool:
+        """Tokenizer files and other JSON beside the models are not manifests."""
+        try:
+            data = read_manifest(path)
+        except ModelError:
+            return False
+        return data.get("kind") in KINDS
+
+    def _add(self, found: dict[str, ModelInfo], info: ModelInfo) -> None:
+        old = found.get(info.name)
+        if old is None:
+            found[info.name] = info
+        elif old.manifest_path.parent == info.manifest_path.parent:
+            self._problem(
+                info.manifest_path, f"model name {info.name!r} is already used by {old.manifest_path.name}"
+            )
+        elif info.version_key > old.version_key:
+            found[info.name] = info
+            self._problem(
+                old.manifest_path,
+                f"{info.name} {old.version} is overridden by newer {info.version} in "
+                f"{info.manifest_path.parent}",
+            )
+        else:
+            self._problem(
+                info.manifest_path,
+                f"{info.name} {info.version} is ignored: {old.version} in "
+                f"{old.manifest_path.parent} is not older",
+            )
+
+    def _check_pairing(self) -> None:
+        """A generator needs a text encoder of its embedding space, and its upscaler must fit it."""
+        spaces = {m.embedding_space for m in self._models.values() if m.kind == "text_encoder"}
+        for info in list(self._models.values()):
+            if info.kind == "generator" and info.embedding_space not in spaces:
+                del self._models[info.name]
+                have = ", ".join(sorted(s for s in spaces if s)) or "none"
+                self._problem(
+                    info.manifest_path,
+                    f"generator {info.name} needs a text encoder of embedding space "
+                    f"{info.embedding_space!r}, but none is installed (text encoder spaces: {have})",
+                )
+            elif info.kind == "generator" and info.upscaler:
+                try:
+                    self._upscaler_checked(info)
+                except ModelError as exc:
+                    self._problem(
+                        info.manifest_path, f"{exc}; images larger than {info.resolution} px are resized"
+                    )
+
+    def _problem(self, path: Path, message: str) -> None:
+        log.info("model problem: %s", message)
+        self.problems.append(ModelProblem(path, message))
+
+    def models(self) -> list[ModelInfo]:
+        return list(self._models.values())
+
+    def generators(self) -> list[ModelInfo]:
+        return [m for m in self._models.values() if m.kind == "generator"]
+
+    def get(self, name: str) -> ModelInfo:
+        try:
+            return self._models[name]
+        except KeyError:
+            pass
+        broken = [
+            p.message for p in self.problems if p.path.stem == name and not _is_override_note(p.message)
+        ]
+        if broken:
+            raise UnknownModelError(f"model {name!r} is installed but cannot be used: {broken[0]}")
+        known = ", ".join(sorted(self._models)) or "none"
+        raise UnknownModelError(f"no model named {name!r} is installed (installed: {known})")
+
+    def text_encoder_for(self, info: ModelInfo) -> ModelInfo:
+        for model in self._models.values():
+            if model.kind == "text_encoder" and model.embedding_space == info.embedding_space:
+                return model
+        raise ModelError(
+            f"{info.name} needs a text encoder of embedding space {info.embedding_space!r}; none is installed"
+        )
+
+    def upscaler_for(self, info: ModelInfo) -> ModelInfo | None:
+        """The generator's upscaler, or None when it names none or that one is unusable (see problems)."""
+        if not info.upscaler:
+            return None
+        try:
+            return self._upscaler_checked(info)
+        except ModelError:
+            return None
+
+    def _upscaler_checked(self, info: ModelInfo) -> ModelInfo:
+        up = self._models.get(info.upscaler or "")
+        if up is None or up.kind != "upscaler":
+            raise ModelError(
+                f"generator {info.name} names upscaler {info.upscaler!r}, which is not installed"
+            )
+        if up.resolution != info.resolution:
+            raise ModelError(
+                f"upscaler {up.name} takes {up.resolution} px images but generator {info.name} "
+                f"makes {info.resolution} px"
+            )
+        return up

@@ -1,0 +1,123 @@
+"""The node journal: one small JSON file per node in `nodes/`, written before the database row.
+
+It is the second copy of the history: if `project.sqlite` is destroyed, the journal plus the
+assets rebuild it. Files are replaced atomically, so each is always a complete old or new version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from studio.project.errors import ProjectError
+from studio.project.fsio import atomic_write, fsync_dir, remove_temp_files
+from studio.project.node import NODE_ID_RE, Node, node_from_parts, node_to_dict
+
+log = logging.getLogger(__name__)
+
+JOURNAL_FORMAT = 1
+SUFFIX = ".json"
+DAMAGED_SUFFIX = ".damaged"
+
+
+class JournalError(ValueError):
+    """A journal file could not be used; the message says which and why.
+
+    `damaged` is False when the file is intact but not understood (e.g. from a newer version).
+    """
+
+    def __init__(self, message: str, damaged: bool = True) -> None:
+        super().__init__(message)
+        self.damaged = damaged
+
+
+class Journal:
+    """The `nodes/` folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def file(self, node_id: str) -> Path:
+        return self.root / f"{node_id}{SUFFIX}"
+
+    def ids(self) -> set[str]:
+        """Ids of all journal files, from one directory listing."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return set()
+        stems = (n[: -len(SUFFIX)] for n in names if n.endswith(SUFFIX))
+        return {stem for stem in stems if NODE_ID_RE.match(stem)}
+
+    def write(self, node: Node, deleted: bool, durable: bool = True) -> None:
+        data = {"format": JOURNAL_FORMAT, **node_to_dict(node, deleted)}
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        atomic_write(self.file(node.id), text.encode("utf-8"), durable=durable)
+
+    def write_many(self, entries: list[tuple[Node, bool]]) -> None:
+        """Write many files with one sync at the end (repairs after a migration or rebuild)."""
+        batch_sync = hasattr(os, "sync")
+        for node, deleted in entries:
+            self.write(node, deleted, durable=not batch_sync)
+        if batch_sync and entries:
+            os.sync()
+            fsync_dir(self.root)
+
+    def remove(self, node_id: str) -> None:
+        self.file(node_id).unlink(missing_ok=True)
+
+    def read(self, node_id: str) -> tuple[Node, bool]:
+        """The node and its deleted flag; JournalError when the file is unreadable or wrong."""
+        path = self.file(node_id)
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except OSError as exc:
+            raise JournalError(f"{path.name} (cannot read: {exc.strerror or exc})") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise JournalError(f"{path.name} (not valid JSON)") from exc
+        if not isinstance(data, dict):
+            raise JournalError(f"{path.name} (not a JSON object)")
+        fmt = data.get("format")
+        if not isinstance(fmt, int) or fmt > JOURNAL_FORMAT:
+            raise JournalError(f"{path.name} (unknown journal format {fmt!r})", damaged=False)
+        try:
+            node = node_from_parts(
+                data.get("id"),
+                data.get("parents", []),
+                data.get("kind"),
+                data.get("recipe"),
+                data.get("image"),
+                data.get("created"),
+                data.get("starred", False),
+                data.get("note", ""),
+            )
+        except (ValueError, TypeError) as exc:
+            raise JournalError(f"{path.name} ({exc})", damaged=False) from exc
+        if node.id != node_id:
+            raise JournalError(f"{path.name} (holds node {node.id!r}, not {node_id!r})")
+        deleted = data.get("deleted", False)
+        if not isinstance(deleted, bool):
+            raise JournalError(f"{path.name} (deleted must be true or false)")
+        return node, deleted
+
+    def set_aside(self, node_id: str) -> None:
+        """Rename an unreadable file so it is kept for inspection but not reported on every open."""
+        path = self.file(node_id)
+        try:
+            os.replace(path, path.with_name(path.name + DAMAGED_SUFFIX))
+        except OSError as exc:
+            log.warning("could not set aside damaged journal file %s: %s", path, exc)
+
+    def remove_temp_files(self) -> int:
+        return remove_temp_files(self.root)
+
+
+def ensure_writable_text(value: str, what: str) -> str:
+    """Reject text SQLite and UTF-8 cannot store (lone surrogates) with a clear message."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProjectError(f"{what} contains characters that cannot be saved: {exc.reason}") from exc
+    return value

@@ -1,0 +1,25 @@
+"""`python -m studio.training --config FILE [--out DIR] [--data DIR] [--resume]` (also used under torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from studio.training.run import run_training
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="studio train")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--steps", type=int)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    run_training(args.config, args.out, data=args.data, resume=args.resume, steps=args.steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Training configuration: one JSON file fully describes a run, so `studio train` reproduces it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    name: str = "landscape64"
+    kind: str = "generator"  # "generator" or "upscaler"
+    resolution: int = 64  # generator output; for upscalers, the *input* resolution
+    scale: int = 4  # upscaler only
+    z_dim: int = 64
+    ngf: int = 16
+    ndf: int = 32
+    batch: int = 16
+    steps: int = 20000
+    lr_g: float = 2e-4
+    lr_d: float = 4e-4
+    label_drop: float = 0.5  # share of rows whose sketch becomes "unknown" (text-only)
+    encode_fraction: float = 0.5  # share of rows reconstructed through the posterior
+    rec_weight: float = 10.0
+    kl_weight: float = 0.05
+    magp_weight: float = 2.0
+    magp_every: int = 4  # lazy regularisation
+    ema_beta: float = 0.999
+    seed: int = 0
+    threads: int = 2
+    ring_capacity: int = 4096
+    snapshot_every: int = 200
+    sample_every: int = 200
+    data: str | None = None  # a folder of captioned images; None streams the procedural world
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        data = json.loads(Path(path).read_text())
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,272 @@
+"""The training loop: one readable function per model kind (after stylegan3's training_loop).
+
+Runs unchanged on one process or under `torchrun` (DistributedDataParallel, gloo on CPU,
+NCCL on GPUs). Snapshots hold only tensors and plain values and load with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from studio.training.config import TrainConfig
+from studio.training.data import FolderData, WorldStream
+from studio.training.diffaugment import diff_augment
+from studio.training.nets import Discriminator, Generator, PosteriorEncoder, TrainingGenerator, Upscaler
+from studio.training.samples import save_sample_grid
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Dist:
+    """torchrun sets WORLD_SIZE; a plain run is a world of one."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    rank = dist.get_rank()
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if backend == "nccl" else "cpu")
+    return Dist(rank=rank, world=world, device=device)
+
+
+def wrap(module: torch.nn.Module, env: Dist) -> torch.nn.Module:
+    if env.world == 1:
+        return module
+    return DDP(module, broadcast_buffers=False, find_unused_parameters=True)
+
+
+def make_data(cfg: TrainConfig, embed, env: Dist):
+    size = cfg.resolution * (cfg.scale if cfg.kind == "upscaler" else 1)
+    if cfg.data:
+        return FolderData(Path(cfg.data), size, embed).start()
+    return WorldStream(size, seed=cfg.seed * 1000 + env.rank, capacity=cfg.ring_capacity).start()
+
+
+def checkpoint_path(out_dir: Path) -> Path:
+    return out_dir / "checkpoint.pt"
+
+
+def save_checkpoint(out_dir: Path, state: dict) -> None:
+    """Atomic: a killed run keeps its previous snapshot."""
+    tmp = out_dir / "checkpoint.pt.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, checkpoint_path(out_dir))
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train(
+    cfg: TrainConfig,
+    out_dir: Path,
+    embed,
+    resume: bool = False,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> dict:
+    """Train the model the config names; returns the last metrics. Resumes from out_dir."""
+    torch.set_num_threads(cfg.threads)
+    env = init_distributed()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed + env.rank)
+    runner = _generator_run if cfg.kind == "generator" else _upscaler_run
+    try:
+        return runner(cfg, out_dir, embed, resume, env, progress or _log_progress, should_stop)
+    finally:
+        if env.world > 1:
+            dist.destroy_process_group()
+
+
+def _log_progress(step: int, total: int, metrics: dict[str, float]) -> None:
+    log.info("step %d/%d %s", step, total, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+
+def _ema_update(ema: torch.nn.Module, live: torch.nn.Module, beta: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), live.parameters(), strict=True):
+            e.lerp_(p, 1 - beta)
+
+
+def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
+    G = Generator(cfg.z_dim, cfg.ngf, resolution=cfg.resolution).to(env.device)
+    E = PosteriorEncoder(cfg.z_dim).to(env.device)
+    D = Discriminator(cfg.ndf, resolution=cfg.resolution).to(env.device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam([*G.parameters(), *E.parameters()], cfg.lr_g, betas=(0.0, 0.9))
+    opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=(0.0, 0.9))
+    start, seen, wall = 0, 0, 0.0
+    ckpt = checkpoint_path(out_dir)
+    if resume and ckpt.exists():
+        state = load_checkpoint(ckpt)
+        for module, key in ((G, "G"), (E, "E"), (D, "D"), (G_ema, "G_ema"), (opt_g, "opt_g"), (opt_d, "opt_d")):
+            module.load_state_dict(state[key])
+        start, seen, wall = state["step"], state["seen"], state["wall_s"]
+        log.info("resumed %s at step %d", ckpt, start)
+    train_g, train_d = wrap(TrainingGenerator(G, E), env), wrap(D, env)
+    data = make_data(cfg, embed, env)
+    fixed = _fixed_samples(cfg, embed, env.device)
+    unknown = F.one_hot(torch.zeros(1, dtype=torch.long), 11).float()[:, :, None, None].to(env.device)
+    metrics: dict[str, float] = {}
+    t0 = time.time()
+    try:
+        for step in range(start, cfg.steps):
+            if should_stop():
+                break
+            rng = np.random.default_rng([cfg.seed, env.rank, step])
+            b = {k: v.to(env.device) for k, v in data.sample(cfg.batch, rng).items()}
+            x, labels, text = b["image"], b["labels"], b["text"]
+            n = x.shape[0]
+            drop = torch.rand(n, device=env.device) < cfg.label_drop
+            labels_in = torch.where(drop[:, None, None, None], unknown.expand_as(labels), labels)
+            encode = torch.rand(n, device=env.device) < cfg.encode_fraction
+
+            # Discriminator: real vs fake, and real with a mismatched caption (DF-GAN MA loss).
+            with torch.no_grad():
+                fake = G(torch.randn(n, cfg.z_dim, device=env.device), text, labels_in)
+            real_in = diff_augment(torch.cat([x, labels_in], 1))
+            fake_in = diff_augment(torch.cat([fake, labels_in], 1))
+            magp = step % cfg.magp_every == 0
+            if magp:
+                real_in.requires_grad_(True)
+                text = text.clone().requires_grad_(True)
+            scores = train_d(torch.cat([real_in, fake_in]), torch.cat([text, text]), text.roll(1, 0).detach())
+            d_real, d_fake, d_mis = scores[:n], scores[n : 2 * n], scores[2 * n :]
+            loss_d = F.relu(1 - d_real).mean() + 0.5 * F.relu(1 + d_fake).mean() + 0.5 * F.relu(1 + d_mis).mean()
+            if magp:
+                grads = torch.autograd.grad(d_real.sum(), [real_in, text], create_graph=True)
+                norm = torch.cat([g.flatten(1) for g in grads], 1).norm(dim=1)
+                loss_d = loss_d + cfg.magp_weight * cfg.magp_every * (norm**6).mean()
+                text = text.detach()
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+
+            # Generator: fool D, reconstruct paired rows, keep the posterior near the prior.
+            eps = torch.randn(n, cfg.z_dim, device=env.device)
+            fake, kl = train_g(eps, text, labels_in, x, labels, encode)
+            adv = -train_d(diff_augment(torch.cat([fake, labels_in], 1)), text).mean()
+            paired = (encode | ~drop).float()
+            rec = ((fake - x).abs().mean(dim=(1, 2, 3)) * paired).sum() / paired.sum().clamp(min=1)
+            loss_g = adv + cfg.rec_weight * rec + cfg.kl_weight * kl
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            opt_d.zero_grad(set_to_none=True)  # G's backward also reached D
+            _ema_update(G_ema, G, cfg.ema_beta)
+
+            seen += n * env.world
+            metrics = {"loss_d": loss_d.item(), "adv": adv.item(), "rec": rec.item(), "kl": kl.item()}
+            done = step + 1
+            if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
+                wall_now = wall + time.time() - t0
+                save_checkpoint(out_dir, {
+                    "config": cfg.to_dict(), "step": done, "seen": seen, "wall_s": wall_now,
+                    "G": G.state_dict(), "E": E.state_dict(), "D": D.state_dict(),
+                    "G_ema": G_ema.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                    "metrics": metrics,
+                })
+            if env.main and done % cfg.sample_every == 0:
+                with torch.no_grad():
+                    grid = G_ema(fixed["z"], fixed["text"], fixed["labels"])
+                save_sample_grid(grid, fixed["real"], out_dir / f"samples-{done:06d}.png")
+            if env.main:
+                progress(done, cfg.steps, {**metrics, "img_per_s": (seen - 0) / max(1e-6, wall + time.time() - t0)})
+    finally:
+        data.stop()
+    return {"step": cfg.steps, "seen": seen, **metrics}
+
+
+def _fixed_samples(cfg: TrainConfig, embed, device) -> dict[str, torch.Tensor]:
+    """A fixed panel (eval captions, half with sketches) to watch training converge."""
+    from studio.training.data import to_batch
+    from studio.world.scene import render_scenes
+
+    scenes = render_scenes(8, seed=12345, size=cfg.resolution, split="eval")
+    batch = to_batch(scenes.images, scenes.labels, embed(scenes.captions))
+    labels = batch["labels"].clone()
+    labels[4:] = 0
+    labels[4:, 0] = 1
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(8, cfg.z_dim, generator=gen)
+    return {"z": z.to(device), "text": batch["text"].to(device), "labels": labels.to(device),
+            "real": batch["image"]}
+
+
+def _sobel(x: torch.Tensor) -> torch.Tensor:
+    k = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]], device=x.device)
+    kernel = torch.stack([k, k.t()])[:, None].repeat(3, 1, 1, 1)
+    return F.conv2d(x, kernel, padding=1, groups=3)
+
+
+def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
+    U = Upscaler(cfg.scale).to(env.device)
+    U_ema = copy.deepcopy(U).eval().requires_grad_(False)
+    opt = torch.optim.Adam(U.parameters(), cfg.lr_g)
+    start, seen, wall = 0, 0, 0.0
+    ckpt = checkpoint_path(out_dir)
+    if resume and ckpt.exists():
+        state = load_checkpoint(ckpt)
+        U.load_state_dict(state["U"])
+        U_ema.load_state_dict(state["U_ema"])
+        opt.load_state_dict(state["opt"])
+        start, seen, wall = state["step"], state["seen"], state["wall_s"]
+    train_u = wrap(U, env)
+    data = make_data(cfg, embed, env)
+    metrics: dict[str, float] = {}
+    t0 = time.time()
+    try:
+        for step in range(start, cfg.steps):
+            if should_stop():
+                break
+            rng = np.random.default_rng([cfg.seed, env.rank, step])
+            hi = data.sample(cfg.batch, rng)["image"].to(env.device)
+            lo = F.avg_pool2d(hi, cfg.scale)
+            lo = lo + 0.02 * torch.randn_like(lo)  # generator outputs are never perfectly clean
+            out = train_u(lo)
+            loss = (out - hi).abs().mean() + 0.5 * (_sobel(out) - _sobel(hi)).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            _ema_update(U_ema, U, cfg.ema_beta)
+            seen += hi.shape[0] * env.world
+            metrics = {"l1": loss.item()}
+            done = step + 1
+            if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
+                save_checkpoint(out_dir, {
+                    "config": cfg.to_dict(), "step": done, "seen": seen, "wall_s": wall + time.time() - t0,
+                    "U": U.state_dict(), "U_ema": U_ema.state_dict(), "opt": opt.state_dict(),
+                    "metrics": metrics,
+                })
+            if env.main and done % cfg.sample_every == 0:
+                with torch.no_grad():
+                    save_sample_grid(U_ema(lo[:4]), hi[:4], out_dir / f"samples-{done:06d}.png")
+            if env.main:
+                progress(done, cfg.steps, metrics)
+    finally:
+        data.stop()
+    return {"step": cfg.steps, "seen": seen, **metrics}

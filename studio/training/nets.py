@@ -1,0 +1,200 @@
+"""The shipped networks: a text+sketch generator, its discriminator, posterior encoder, upscaler.
+
+The generator is DF-GAN-like (text fused into every block through predicted channel affines)
+with SPADE-style label-map normalisation. Its latent is a conditional VAE latent: a text-
+conditioned prior maps the user's standard-normal `z` to the layout latent, so a seed fixes
+the composition while the text sets the mood, and reconstruction from the posterior encoder
+gives the fast-converging paired loss the CPU budget needs (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TEXT_DIM = 384
+
+
+class SpadeFusion(nn.Module):
+    """Normalise, then modulate by the label map (spatial) and the text+latent code (channel)."""
+
+    def __init__(self, channels: int, num_classes: int, cond_dim: int, pool: int, hidden: int = 16):
+        super().__init__()
+        self.pool = pool  # label map resolution ÷ this block's: a constant, so ONNX export is static
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.shared = nn.Sequential(nn.Conv2d(num_classes, hidden, 3, padding=1), nn.ReLU())
+        self.label_affine = nn.Conv2d(hidden, channels * 2, 1)  # 1×1: the 3×3 above sees edges
+        self.text_affine = nn.Linear(cond_dim, channels * 2)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if self.pool > 1:
+            labels = F.avg_pool2d(labels, self.pool)
+        label_gamma, label_beta = self.label_affine(self.shared(labels)).chunk(2, dim=1)
+        gamma, beta = self.text_affine(cond).chunk(2, dim=1)
+        out = self.norm(x) * (1 + label_gamma) + label_beta
+        return out * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+
+
+class GenBlock(nn.Module):
+    """Upsample ×2, two fused convolutions, with a learned skip."""
+
+    def __init__(self, cin: int, cout: int, num_classes: int, cond_dim: int, pool: int):
+        super().__init__()
+        self.fuse1 = SpadeFusion(cin, num_classes, cond_dim, pool)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.fuse2 = SpadeFusion(cout, num_classes, cond_dim, pool)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1, bias=False)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        h = self.conv1(F.leaky_relu(self.fuse1(x, labels, cond), 0.2))
+        h = self.conv2(F.leaky_relu(self.fuse2(h, labels, cond), 0.2))
+        return h + self.skip(x)
+
+
+def channel_plan(ngf: int, resolution: int) -> list[int]:
+    """Channels from 4×4 up to the output resolution, halving as the maps grow."""
+    steps = resolution.bit_length() - 3  # 4→res doublings
+    return [min(ngf * 8, ngf * 2 ** max(0, steps - i)) for i in range(steps + 1)]
+
+
+class Generator(nn.Module):
+    """(z, text embedding, one-hot labels) → image in [-1, 1]; ONNX-exportable as is."""
+
+    def __init__(self, z_dim: int = 64, ngf: int = 32, num_classes: int = 11, resolution: int = 64):
+        super().__init__()
+        self.z_dim, self.resolution, self.num_classes = z_dim, resolution, num_classes
+        self.text_proj = nn.Sequential(nn.Linear(TEXT_DIM, 128), nn.LeakyReLU(0.2))
+        self.prior = nn.Linear(128, z_dim * 2)
+        cond_dim = 128 + z_dim
+        chans = channel_plan(ngf, resolution)
+        self.fc = nn.Linear(cond_dim, chans[0] * 16)
+        pools = [resolution // 2 ** (i + 3) for i in range(len(chans) - 1)]  # blocks run at 8, 16, … px
+        self.blocks = nn.ModuleList(
+            GenBlock(a, b, num_classes, cond_dim, p) for a, b, p in zip(chans[:-1], chans[1:], pools, strict=True)
+        )
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], 3, 3, padding=1), nn.Tanh())
+
+    def prior_params(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        t = self.text_proj(text)
+        mu, logvar = self.prior(t).chunk(2, dim=1)
+        return t, mu, logvar.clamp(-6, 4)
+
+    def synthesize(self, latent: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        cond = torch.cat([latent, t], dim=1)
+        x = self.fc(cond).view(latent.shape[0], -1, 4, 4)
+        for block in self.blocks:
+            x = block(x, labels, cond)
+        return self.to_rgb(x)
+
+    def forward(self, z: torch.Tensor, text: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Sample: the standard-normal z is mapped through the text-conditioned prior."""
+        t, mu, logvar = self.prior_params(text)
+        return self.synthesize(mu + z * torch.exp(0.5 * logvar), t, labels)
+
+
+class TrainingGenerator(nn.Module):
+    """Generator + posterior encoder as one module, so one forward serves DDP.
+
+    Rows with `encode` true take their latent from the posterior of the real image
+    (reconstruction), the others sample the text prior (generation). Returns the images and
+    the KL of the encoded rows to the prior.
+    """
+
+    def __init__(self, generator: Generator, encoder: PosteriorEncoder):
+        super().__init__()
+        self.generator, self.encoder = generator, encoder
+
+    def forward(self, eps, text, labels_in, real, labels_true, encode):
+        t, mu_p, lv_p = self.generator.prior_params(text)
+        mu_q, lv_q = self.encoder(real, labels_true)
+        pick = encode[:, None]
+        mu, lv = torch.where(pick, mu_q, mu_p), torch.where(pick, lv_q, lv_p)
+        fake = self.generator.synthesize(mu + eps * torch.exp(0.5 * lv), t, labels_in)
+        kl = 0.5 * (lv_p - lv_q + (lv_q.exp() + (mu_q - mu_p) ** 2) / lv_p.exp() - 1).sum(dim=1)
+        kl = (kl * encode).sum() / encode.sum().clamp(min=1)
+        return fake, kl
+
+
+class PosteriorEncoder(nn.Module):
+    """Image + labels → layout latent (mu, logvar); used only in training."""
+
+    def __init__(self, z_dim: int = 64, nef: int = 32, num_classes: int = 11):
+        super().__init__()
+        layers, c = [], 3 + num_classes
+        for out in (nef, nef * 2, nef * 4, nef * 4):
+            layers += [nn.Conv2d(c, out, 4, 2, 1), nn.LeakyReLU(0.2)]
+            c = out
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(c, z_dim * 2)
+
+    def forward(self, image: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.head(self.body(torch.cat([image, labels], dim=1))).chunk(2, dim=1)
+        return mu, logvar.clamp(-6, 4)
+
+
+class Discriminator(nn.Module):
+    """Image + labels → features; a text-conditioned head judges realism *and* text match."""
+
+    def __init__(self, ndf: int = 32, num_classes: int = 11, resolution: int = 64):
+        super().__init__()
+        layers, c = [], 3 + num_classes
+        for i in range(resolution.bit_length() - 3):
+            out = min(ndf * 2**i, ndf * 8)
+            layers.append(nn.Sequential(nn.Conv2d(c, out, 4, 2, 1), nn.LeakyReLU(0.2)))
+            c = out
+        self.body = nn.ModuleList(layers)
+        self.text_proj = nn.Linear(TEXT_DIM, 64)
+        self.head = nn.Sequential(
+            nn.Conv2d(c + 64, c, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(c, 1, 4)
+        )
+
+    def features(self, image: torch.Tensor, labels: torch.Tensor) -> list[torch.Tensor]:
+        x, feats = torch.cat([image, labels], dim=1), []
+        for layer in self.body:
+            x = layer(x)
+            feats.append(x)
+        return feats
+
+    def judge(self, feat: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        t = self.text_proj(text)[:, :, None, None].expand(-1, -1, *feat.shape[-2:])
+        return self.head(torch.cat([feat, t], dim=1)).flatten()
+
+    def forward(self, inputs: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None):
+        """Scores for (image+labels, text); with `mismatched`, also the first rows against wrong
+        texts (DF-GAN's matching-aware term) — one forward, so DistributedDataParallel is happy."""
+        feat = self.features(inputs[:, :3], inputs[:, 3:])[-1]
+        scores = self.judge(feat, text)
+        if mismatched is None:
+            return scores
+        return torch.cat([scores, self.judge(feat[: len(mismatched)], mismatched)])
+
+
+class Upscaler(nn.Module):
+    """×scale super-resolution: a residual body at low resolution and one pixel shuffle (ESPCN),
+    added to a bilinear upsample, so all convolutions run at the small size (CPU budget)."""
+
+    def __init__(self, scale: int = 4, nf: int = 32, blocks: int = 4):
+        super().__init__()
+        self.scale = scale
+        self.head = nn.Conv2d(3, nf, 3, padding=1)
+        self.body = nn.Sequential(*[_ResBlock(nf) for _ in range(blocks)])
+        self.tail = nn.Sequential(nn.Conv2d(nf, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        base = F.interpolate(image, scale_factor=float(self.scale), mode="bilinear", align_corners=False)
+        h = self.head(image)
+        return (base + self.tail(h + self.body(h))).clamp(-1, 1)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, nf: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(nf, nf, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(nf, nf, 3, padding=1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)

@@ -1,0 +1,39 @@
+"""`studio train`: load a config, wire the shipped text encoder in as the caption embedder, train."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from studio.training.config import TrainConfig
+from studio.training.loop import train
+
+log = logging.getLogger(__name__)
+
+
+def shipped_embedder(threads: int = 1):
+    """Captions are embedded by the same ONNX text encoder the app uses, so train = serve."""
+    import onnxruntime as ort
+
+    from studio.inference.text_encoder import TextEncoder
+    from studio.paths import shipped_models_dir
+
+    folder = shipped_models_dir()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads  # leave the cores to the trainer
+    session = ort.InferenceSession(
+        str(folder / "text_minilm.onnx"), options, providers=["CPUExecutionProvider"]
+    )
+    return TextEncoder(session, folder / "text_minilm.tokenizer.json").encode
+
+
+def run_training(config: Path, out_dir: Path | None = None, data: Path | None = None,
+                 resume: bool = False, steps: int | None = None, progress=None) -> dict:
+    cfg = TrainConfig.load(config)
+    if data is not None:
+        cfg.data = str(data)
+    if steps is not None:
+        cfg.steps = steps
+    out = out_dir or Path("runs") / cfg.name
+    log.info("training %s (%s) into %s", cfg.name, cfg.kind, out)
+    return train(cfg, out, shipped_embedder(), resume=resume, progress=progress)

@@ -1,0 +1,119 @@
+"""Real training steps on tiny models: train, resume, export to ONNX, run under torchrun (DDP)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from studio.export.onnx_export import export_checkpoint  # noqa: E402
+from studio.hashing import sha256_file  # noqa: E402
+from studio.training.config import TrainConfig  # noqa: E402
+from studio.training.data import caption_for  # noqa: E402
+from studio.training.loop import load_checkpoint, train  # noqa: E402
+from studio.training.run import shipped_embedder  # noqa: E402
+
+TINY = dict(
+    resolution=16,
+    z_dim=8,
+    ngf=4,
+    ndf=4,
+    batch=4,
+    ring_capacity=64,
+    snapshot_every=2,
+    sample_every=2,
+    magp_every=2,
+    threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def embed():
+    return shipped_embedder()
+
+
+def test_generator_trains_resumes_and_exports(tmp_path, embed):
+    cfg = TrainConfig(name="tiny", steps=2, **TINY)
+    out = tmp_path / "run"
+    first = train(cfg, out, embed)
+    assert first["seen"] == 8 and np.isfinite(first["rec"])
+    assert (out / "samples-000002.png").exists()
+    cfg.steps = 4
+    train(cfg, out, embed, resume=True)
+    state = load_checkpoint(out / "checkpoint.pt")  # weights_only=True inside
+    assert state["step"] == 4 and state["seen"] == 16
+
+    manifest = export_checkpoint(out / "checkpoint.pt", tmp_path / "models" / "tiny")
+    onnx_path = tmp_path / "models" / "tiny.onnx"
+    assert manifest["sha256"] == sha256_file(onnx_path)
+    assert manifest["metrics"]["onnx_parity_max_abs_diff"] < 1e-3
+    assert manifest["training"]["steps"] == 4 and manifest["training"]["config"]["seed"] == 0
+    assert len(manifest["label_classes"]) == 11 and manifest["embedding_space"] == "minilm-l6-v2"
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    labels = np.zeros((3, 11, 16, 16), np.float32)
+    labels[:, 0] = 1
+    (image,) = session.run(
+        ["image"], {"z": np.zeros((3, 8), np.float32), "text": embed(["a", "b", "c"]), "labels": labels}
+    )
+    assert image.shape == (3, 3, 16, 16) and np.abs(image).max() <= 1
+
+
+def test_upscaler_trains_and_exports(tmp_path, embed):
+    cfg = TrainConfig(name="tiny_sr", kind="upscaler", steps=2, scale=2, **TINY)
+    train(cfg, tmp_path / "sr", embed)
+    manifest = export_checkpoint(tmp_path / "sr" / "checkpoint.pt", tmp_path / "tiny_sr")
+    assert manifest["kind"] == "upscaler" and manifest["scale"] == 2
+    assert manifest["outputs"][0] == {"name": "upscaled", "shape": ["N", 3, 32, 32], "dtype": "float32",
+                                       "meaning": "image in [-1, 1]"}
+
+
+def test_folder_data_captions(tmp_path, embed):
+    from PIL import Image
+
+    for name, color in (("red_sunset_sky", (200, 60, 40)), ("blue-lake", (30, 60, 200))):
+        Image.new("RGB", (40, 30), color).save(tmp_path / f"{name}.png")
+    (tmp_path / "blue-lake.txt").write_text("a calm blue lake\n")
+    assert caption_for(tmp_path / "red_sunset_sky.png") == "red sunset sky"
+    assert caption_for(tmp_path / "blue-lake.png") == "a calm blue lake"
+    cfg = TrainConfig(name="folder", steps=1, data=str(tmp_path), **TINY)
+    assert train(cfg, tmp_path / "run", embed)["seen"] == 4
+
+
+def test_config_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"name": "x", "stepz": 3}))
+    with pytest.raises(ValueError, match="stepz"):
+        TrainConfig.load(path)
+
+
+@pytest.mark.slow
+def test_runs_under_torchrun_with_two_processes(tmp_path):
+    """The same loop under torchrun: DistributedDataParallel over gloo with 2 CPU processes."""
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"name": "ddp", "steps": 2, **TINY}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "studio.training",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "ddp"),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = load_checkpoint(Path(tmp_path / "ddp" / "checkpoint.pt"))
+    assert state["seen"] == 2 * 2 * 4  # steps × processes × batch

@@ -1,0 +1,594 @@
+"""The main window: prompt, variations grid, large view, history tree, menus, undo, status."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QPixmap,
+    QUndoStack,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.pngmeta import encode_png, read_recipe
+from studio.project.store import Node, Project, ProjectError, ProjectLockedError
+from studio.recipe import RecipeError
+from ui.commands import GenerateCommand, NoteCommand, StarCommand, TrashCommand
+from ui.history_panel import THUMB, HistoryPanel
+from ui.image_view import ImageView, to_qimage
+from ui.prompt_panel import PromptPanel
+from ui.settings import Settings
+from ui.settings_dialog import SettingsDialog
+from ui.variations_grid import VariationsGrid
+from ui.welcome import WelcomePanel
+from ui.worker import PipelineInfo, RenderRequest, WorkerThread
+
+log = logging.getLogger(__name__)
+
+FALLBACK_PROMPT = "a misty lake under snowy mountains at dawn"
+APP_TITLE = "Synesthesia Studio"
+
+
+class Toast(QLabel):
+    """A non-modal notification in the window's corner that hides itself."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setStyleSheet(
+            "background: #2b2f36; border: 1px solid #f0b85a; border-radius: 6px; padding: 8px 12px;"
+        )
+        self.setMaximumWidth(420)
+        self.hide()
+        self._timer = QTimer(self, singleShot=True, timeout=self.hide)
+
+    def show_text(self, text: str, ms: int = 7000) -> None:
+        self.setText(text)
+        self.adjustSize()
+        parent = self.parentWidget()
+        self.move(parent.width() - self.width() - 16, parent.height() - self.height() - 16)
+        self.raise_()
+        self.show()
+        self._timer.start(ms)
+
+
+class ImageWindow(QWidget):
+    """A separate large view, opened by double-clicking a variation."""
+
+    def __init__(self, image: QImage, title: str) -> None:
+        super().__init__(None, Qt.WindowType.Window)
+        self.setWindowTitle(title)
+        self.view = ImageView(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.resize(820, 820)
+        self.view.set_image(image)
+
+
+class MainWindow(QMainWindow):
+    batch_shown = Signal(list)  # node ids of a generation that is now visible
+    message_shown = Signal(str)  # an error or notice shown to the user
+    models_ready = Signal(object)  # PipelineInfo
+
+    def __init__(self, project: Project, settings: Settings, device: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.project = project
+        self.undo_stack = QUndoStack(self)
+        self.info: PipelineInfo | None = None
+        self._images: dict[str, QImage] = {}
+        self._icons: dict[str, QIcon] = {}
+        self._windows: list[ImageWindow] = []
+        self._latest_stamp = 0
+        self._runner = WorkerThread(device or settings.device)
+        self.worker = self._runner.worker
+        self._build()
+        self._build_menus()
+        self._connect_worker()
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+        self._show_project(project)
+        self.worker.load()
+
+    # --- construction -------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.prompt_panel = PromptPanel()
+        self.prompt_panel.generate_requested.connect(self.generate)
+        self.prompt_panel.set_recent(self.settings.recent_prompts)
+        self.grid = VariationsGrid()
+        self.grid.selected.connect(self.select_node)
+        self.grid.opened.connect(self.open_large)
+        self.welcome = WelcomePanel()
+        self.welcome.prompt_chosen.connect(self._generate_prompt)
+        self.welcome.concept_chosen.connect(self._add_concept)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.grid)
+        self.view = ImageView()
+        self.history = HistoryPanel()
+        self.history.node_selected.connect(self.select_node)
+        self.history.star_toggled.connect(self.set_star)
+        self.history.note_edited.connect(self.set_note)
+        self.history.delete_requested.connect(self.delete_node)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.history)
+        split.addWidget(self.stack)
+        split.addWidget(self.view)
+        split.setSizes([300, 520, 460])
+        split.setChildrenCollapsible(False)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(10, 10, 10, 6)
+        layout.addWidget(self.prompt_panel)
+        layout.addWidget(split, 1)
+        self.setCentralWidget(central)
+        self.toast = Toast(central)
+        self.provider_label = QLabel("provider: —")
+        self.provider_label.setToolTip("The onnxruntime execution provider really in use")
+        self.model_label = QLabel("model: —")
+        self.model_label.setToolTip("Generator used for the last images")
+        self.speed_label = QLabel("")
+        self.speed_label.setToolTip("Milliseconds per image in the last batch")
+        for w in (self.model_label, self.provider_label, self.speed_label):
+            self.statusBar().addPermanentWidget(w)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(
+            file, "&New Project…", self.new_project, QKeySequence.StandardKey.New, "Create an empty project"
+        )
+        self._action(
+            file, "&Open Project…", self.choose_project, QKeySequence.StandardKey.Open, "Open a project"
+        )
+        self.recent_menu = file.addMenu("Recent &Projects")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(
+            file,
+            "Save Project &As…",
+            self.save_as,
+            QKeySequence.StandardKey.SaveAs,
+            "Copy this project to a new folder and continue there",
+        )
+        file.addSeparator()
+        self._action(file, "&Export PNG…", self.choose_export, "Ctrl+E", "Save the selected image as PNG")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit (everything is saved)")
+        edit = bar.addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        edit.addActions([undo, redo])
+        edit.addSeparator()
+        self._action(edit, "&Star / Unstar", self.toggle_star, "Ctrl+D", "Star the selected node")
+        self._action(
+            edit,
+            "&Delete Node",
+            self.delete_selected,
+            QKeySequence.StandardKey.Delete,
+            "Move the selected node and its descendants to the trash",
+        )
+        self._action(edit, "Random &Seed", self.prompt_panel.roll, "Ctrl+R", "Pick a random seed")
+        self._action(edit, "Cancel Rendering", self.cancel, "Esc", "Drop pending and running renders")
+        edit.addSeparator()
+        self._action(
+            edit, "Se&ttings…", self.open_settings, "Ctrl+,", "Model, device, size, variations, privacy"
+        )
+        view = bar.addMenu("&View")
+        self._action(view, "&Fit Image", self.view.fit, "F", "Fit the large image to the view")
+        self._action(
+            view, "Zoom &In", lambda: self.view.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn, "Zoom in"
+        )
+        self._action(
+            view, "Zoom &Out", lambda: self.view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut, "Zoom out"
+        )
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About", self._about, None, "About Synesthesia Studio")
+
+    def _action(self, menu, text: str, slot, shortcut, tip: str) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _connect_worker(self) -> None:
+        w = self.worker
+        w.status.connect(self._on_status)
+        w.ready.connect(self._on_ready)
+        w.unavailable.connect(self._on_unavailable)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+        w.stats.connect(self._on_stats)
+        w.notice.connect(self.notify)
+
+    # --- projects -----------------------------------------------------------------------------
+    def _show_project(self, project: Project) -> None:
+        self.project = project
+        self.worker.set_project(project)
+        self.undo_stack.clear()
+        self._images.clear()
+        self._icons.clear()
+        folder = Path(project.path)
+        self.setWindowTitle(f"{folder.name} — {APP_TITLE}")
+        self.settings.remember_project(folder)
+        self.settings.save()
+        self._rebuild()
+        last = self._last_batch()
+        self._show_batch(last)
+        if last:
+            self.select_node(last[0])
+        if project.report:
+            self.notify("Opened with problems:\n" + "\n".join(project.report))
+
+    def open_project(self, folder: Path) -> bool:
+        """Switch to another project; a locked or broken one leaves the current one open."""
+        try:
+            project = Project.open(Path(folder))
+        except ProjectLockedError as exc:
+            self.show_error(
+                "Project in use", f"{exc}\n\nClose the other window that has it open, then try again."
+            )
+            return False
+        except (ProjectError, OSError) as exc:
+            self.show_error("Cannot open project", str(exc))
+            return False
+        self.worker.cancel()
+        self.worker.set_project(None)
+        self.project.close()
+        self._show_project(project)
+        return True
+
+    def new_project(self) -> None:
+        folder, _ = QFileDialog.getSaveFileName(
+            self, "New project folder", str(Path(self.project.path).parent)
+        )
+        if folder:
+            self.open_project(Path(folder))
+
+    def choose_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open project", str(Path(self.project.path).parent))
+        if folder:
+            self.open_project(Path(folder))
+
+    def save_as(self) -> None:
+        folder, _ = QFileDialog.getSaveFileName(self, "Save project as", str(Path(self.project.path).parent))
+        if folder:
+            self.save_project_as(Path(folder))
+
+    def save_project_as(self, target: Path) -> bool:
+        """Copy the project folder (closed, so the database is checkpointed) and continue in the copy."""
+        source = Path(self.project.path)
+        if target.exists():
+            self.show_error("Save As", f"{target} already exists; choose a new folder name.")
+            return False
+        self.worker.cancel()
+        self.worker.set_project(None)
+        self.project.close()
+        try:
+            shutil.copytree(source, target)
+        except OSError as exc:
+            self.show_error("Save As failed", f"Could not copy the project to {target}: {exc}")
+            return self.open_project(source) and False
+        return self.open_project(target)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for text in self.settings.recent_projects:
+            self.recent_menu.addAction(text, lambda t=text: self.open_project(Path(t)))
+        if not self.settings.recent_projects:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+
+    # --- generation ---------------------------------------------------------------------------
+    def generate(self) -> int:
+        """Render variations of the prompt; a selected node becomes their parent (a branch)."""
+        prompt = self.prompt_panel.text()
+        self.settings.remember_prompt(prompt)
+        self.settings.save()
+        self.prompt_panel.set_recent(self.settings.recent_prompts)
+        current = self.history.current()
+        request = RenderRequest(
+            prompt=prompt,
+            seed=self.prompt_panel.seed_value(),
+            count=self.settings.count,
+            size=self.settings.size,
+            model=self.settings.model or None,
+            parents=(current,) if current else (),
+        )
+        self._latest_stamp = self.worker.submit(request)
+        self.statusBar().showMessage("Rendering…")
+        return self._latest_stamp
+
+    def _generate_prompt(self, prompt: str) -> None:
+        self.prompt_panel.set_recipe(prompt, self.prompt_panel.seed_value())
+        self.generate()
+
+    def _add_concept(self, word: str) -> None:
+        text = self.prompt_panel.text().strip()
+        self.prompt_panel.prompt.setText(f"{text} {word}".strip())
+        self.prompt_panel.prompt.setFocus()
+
+    def example_prompt(self) -> str:
+        default = self.info.default if self.info else None
+        return (
+            default.example_prompts[0] if default is not None and default.example_prompts else FALLBACK_PROMPT
+        )
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+        self.statusBar().showMessage("Cancelled", 3000)
+
+    def _on_finished(self, stamp: int, nodes: list[Node], images: list) -> None:
+        for node, image in zip(nodes, images, strict=True):
+            self._images.setdefault(node.image, to_qimage(image))
+        ids = [n.id for n in nodes]
+        self.history.add_nodes(nodes, self._icon)
+        self.undo_stack.push(GenerateCommand(self.project, ids, self._refresh))
+        self._show_batch(ids)
+        if ids:
+            self.select_node(ids[0])
+        if stamp == self._latest_stamp:
+            self.statusBar().showMessage(f"{len(ids)} images ready", 4000)
+        self.batch_shown.emit(ids)
+
+    def _on_failed(self, stamp: int, message: str) -> None:
+        self.statusBar().showMessage(message.splitlines()[0], 8000)
+        self.notify(message)
+        self.message_shown.emit(message)
+
+    def _on_cancelled(self, stamp: int) -> None:
+        log.info("result of request %d dropped", stamp)
+
+    def _on_status(self, text: str) -> None:
+        self.statusBar().showMessage(text)
+
+    def _on_ready(self, info: PipelineInfo) -> None:
+        self.info = info
+        self.provider_label.setText(f"provider: {short_provider(info.provider)}")
+        self.model_label.setText(f"model: {info.default.name} {info.default.version}")
+        self.welcome.show_model(info.default)
+        self.statusBar().showMessage("Models ready", 3000)
+        self.models_ready.emit(info)
+
+    def _on_unavailable(self, message: str) -> None:
+        self.welcome.show_message(message, heading="No generator installed")
+        self.stack.setCurrentWidget(self.welcome)
+        self.statusBar().showMessage(message.splitlines()[0])
+        self.message_shown.emit(message)
+
+    def _on_stats(self, provider: str, model: str, ms: float) -> None:
+        self.provider_label.setText(f"provider: {short_provider(provider)}")
+        self.model_label.setText(f"model: {model}")
+        self.speed_label.setText(f"{ms:.0f} ms / image")
+
+    # --- selection and views ------------------------------------------------------------------
+    def select_node(self, node_id: str) -> None:
+        """Show a node and restore its recipe, so the next generation branches from it."""
+        node = self.project.node(node_id)
+        self.prompt_panel.set_recipe(node.recipe.prompt, node.recipe.seed)
+        self.history.select(node_id)
+        self.grid.select_node(node_id)
+        self.view.set_image(self.image_for(node))
+
+    def open_large(self, node_id: str) -> None:
+        node = self.project.node(node_id)
+        window = ImageWindow(self.image_for(node), node.recipe.prompt or "(anything)")
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.destroyed.connect(lambda: self._windows.remove(window) if window in self._windows else None)
+        self._windows.append(window)
+        window.show()
+
+    def image_for(self, node: Node) -> QImage:
+        image = self._images.get(node.image)
+        if image is None:
+            image = QImage.fromData(self.project.assets.get(node.image))
+            self._images[node.image] = image
+        return image
+
+    def _icon(self, node: Node) -> QIcon:
+        icon = self._icons.get(node.image)
+        if icon is None:
+            pix = QPixmap.fromImage(self.image_for(node)).scaled(
+                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+            icon = self._icons[node.image] = QIcon(pix)
+        return icon
+
+    def _show_batch(self, ids: list[str]) -> None:
+        nodes = [self.project.node(i) for i in ids]
+        entries = [
+            (n.id, self.image_for(n), f"{n.recipe.prompt or '(anything)'}\nseed {n.recipe.seed}")
+            for n in nodes
+        ]
+        self.grid.set_variations(entries)
+        self.stack.setCurrentWidget(self.grid if entries else self.welcome)
+
+    def _last_batch(self) -> list[str]:
+        """The newest run of nodes made together (same parents, kind and prompt)."""
+        nodes = self._live_nodes()
+        if not nodes:
+            return []
+        last = nodes[-1]
+        batch = []
+        for node in reversed(nodes):
+            if (node.parents, node.kind, node.recipe.prompt) != (last.parents, last.kind, last.recipe.prompt):
+                break
+            batch.append(node.id)
+            if len(batch) == 9:
+                break
+        return batch[::-1]
+
+    def _live_nodes(self) -> list[Node]:
+        return self.project.nodes()
+
+    def _rebuild(self) -> None:
+        self.history.set_nodes(self._live_nodes(), self._icon)
+
+    def _refresh(self, ids: list[str]) -> None:
+        """After an undoable edit: update the rows, or rebuild when nodes left or came back."""
+        live = {n.id for n in self._live_nodes()}
+        if set(ids) <= live and set(ids) <= set(self.history.node_ids()):
+            for node_id in ids:
+                self.history.update_node(self.project.node(node_id))
+            return
+        self._rebuild()
+        shown = [i for i in self.grid.node_ids() if i in live]
+        if not shown or set(ids) - set(self.grid.node_ids()) == set():
+            shown = shown or self._last_batch()
+        self._show_batch(shown)
+        if self.history.current() not in live:
+            self.view.set_image(None)
+
+    # --- edits (undoable) ---------------------------------------------------------------------
+    def set_star(self, node_id: str, starred: bool) -> None:
+        self.undo_stack.push(StarCommand(self.project, node_id, starred, self._refresh))
+
+    def toggle_star(self) -> None:
+        node_id = self.history.current()
+        if node_id:
+            self.set_star(node_id, not self.project.node(node_id).starred)
+
+    def set_note(self, node_id: str, note: str) -> None:
+        self.undo_stack.push(NoteCommand(self.project, node_id, note, self._refresh))
+
+    def delete_node(self, node_id: str) -> None:
+        ids, todo = [], [node_id]
+        live = {n.id for n in self._live_nodes()}
+        while todo:
+            current = todo.pop()
+            if current in live and current not in ids:
+                ids.append(current)
+                todo.extend(child.id for child in self.project.children(current))
+        if ids:
+            self.undo_stack.push(TrashCommand(self.project, ids, self._refresh))
+
+    def delete_selected(self) -> None:
+        if self.history.current():
+            self.delete_node(self.history.current())
+
+    # --- export / import ----------------------------------------------------------------------
+    def choose_export(self) -> None:
+        node_id = self.history.current()
+        if not node_id:
+            self.notify("Select an image to export first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", f"{node_id[:8]}.png", "PNG images (*.png)")
+        if path:
+            self.export_png(node_id, Path(path))
+
+    def export_png(self, node_id: str, path: Path) -> bool:
+        """Write the node's image as PNG, with its recipe unless the privacy setting is on."""
+        node = self.project.node(node_id)
+        image = self.image_for(node).convertToFormat(QImage.Format.Format_RGB888)
+        pixels = qimage_to_array(image)
+        try:
+            path.write_bytes(encode_png(pixels, None if self.settings.privacy else node.recipe))
+        except OSError as exc:
+            self.show_error("Export failed", f"Could not write {path}: {exc}")
+            return False
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+        return True
+
+    def import_png(self, path: Path) -> bool:
+        """Restore a recipe from a PNG and render it as a new root node (kind "import")."""
+        try:
+            recipe = read_recipe(path)
+        except RecipeError as exc:
+            message = f"Cannot restore {path.name}: {exc}"
+            self.notify(message)
+            self.message_shown.emit(message)
+            return False
+        self.prompt_panel.set_recipe(recipe.prompt, recipe.seed)
+        self.history.select("")
+        self._latest_stamp = self.worker.submit(RenderRequest(kind="import", recipes=(recipe,)))
+        self.statusBar().showMessage(f"Rendering {path.name}…")
+        return True
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if any(u.toLocalFile().lower().endswith(".png") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.toLocalFile().lower().endswith(".png"):
+                self.import_png(Path(url.toLocalFile()))
+                event.acceptProposedAction()
+                return
+
+    # --- settings, messages, closing ----------------------------------------------------------
+    def open_settings(self) -> SettingsDialog:
+        models = [g.name for g in self.info.generators] if self.info else []
+        dialog = SettingsDialog(self.settings, models, self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, settings: Settings) -> None:
+        device_changed = settings.device != self.settings.device
+        self.settings = settings
+        self.settings.save()
+        if device_changed:
+            self.worker.configure(settings.device)
+
+    def notify(self, text: str) -> None:
+        """Non-modal: the status bar and a toast; never blocks the user."""
+        self.statusBar().showMessage(text.splitlines()[0], 8000)
+        self.toast.show_text(text)
+
+    def show_error(self, title: str, text: str) -> QMessageBox:
+        """A window-modal box opened without a nested event loop (tests and the worker keep running)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.message_shown.emit(text)
+        return box
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self, APP_TITLE, "Synesthesia Studio: prompts, sketches and sounds become landscapes, offline."
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._runner.stop()
+        for window in list(self._windows):
+            window.close()
+        self.project.close()  # idempotent
+        self.settings.save()
+        super().closeEvent(event)
+
+
+def short_provider(provider: str) -> str:
+    return provider.removesuffix("ExecutionProvider") or provider
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """QImage (RGB888) → HxWx3 uint8 copy."""
+    w, h, stride = image.width(), image.height(), image.bytesPerLine()
+    data = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * h).reshape(h, stride)
+    return data[:, : 3 * w].reshape(h, w, 3).copy()

@@ -1,0 +1,88 @@
+"""Settings dialog: model, device, output size, variation count and PNG metadata privacy."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledSlider
+
+from ui.settings import DEVICES, MAX_COUNT, MIN_COUNT, SIZES, Settings
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, models: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._base = settings
+        self.model = QComboBox()
+        self.model.addItem("Default (newest installed)", "")
+        for name in models:
+            self.model.addItem(name, name)
+        self.model.setCurrentIndex(max(0, self.model.findData(settings.model)))
+        self.model.setToolTip(
+            "Generator used for new images; existing nodes keep the model they were made with"
+        )
+        self.device = QComboBox()
+        for d, label in zip(DEVICES, ("Auto (GPU when available)", "CPU", "CUDA GPU"), strict=True):
+            self.device.addItem(label, d)
+        self.device.setCurrentIndex(self.device.findData(settings.device))
+        self.device.setToolTip(
+            "Where images are computed; if the GPU fails the app falls back to the CPU and says so"
+        )
+        self.size = QComboBox()
+        for s in SIZES:
+            self.size.addItem(f"{s} × {s} px", s)
+        self.size.setCurrentIndex(self.size.findData(settings.size))
+        self.size.setToolTip("Output size of new images; sizes above the model's own use its upscaler")
+        self.count = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.count.setRange(MIN_COUNT, MAX_COUNT)
+        self.count.setValue(settings.count)
+        self.count.setToolTip("How many variations each generation makes (consecutive seeds)")
+        self.privacy = QCheckBox("Strip the recipe from exported PNGs")
+        self.privacy.setChecked(settings.privacy)
+        self.privacy.setToolTip("Privacy: exported PNGs carry no prompt, seed or model")
+        explain = QLabel(
+            "Exported PNGs normally carry their recipe (prompt, seed, model) in a text chunk, so dropping "
+            "them back into the app restores how they were made. Turn this on when you share images and "
+            "do not want your prompts to travel with them."
+        )
+        explain.setWordWrap(True)
+        explain.setObjectName("muted")
+        form = QFormLayout()
+        form.addRow("Model", self.model)
+        form.addRow("Device", self.device)
+        form.addRow("Output size", self.size)
+        form.addRow("Variations", self.count)
+        form.addRow("PNG metadata", self.privacy)
+        form.addRow("", explain)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.resize(520, 0)
+
+    def result_settings(self) -> Settings:
+        """A copy of the settings with the dialog's choices applied."""
+        return dataclasses.replace(
+            self._base,
+            model=self.model.currentData(),
+            device=self.device.currentData(),
+            size=self.size.currentData(),
+            count=self.count.value(),
+            privacy=self.privacy.isChecked(),
+        )
