@@ -282,12 +282,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _train_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    from studio.cli_train import add_export, add_train
+
+    return [add_train, add_export]
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_generate,
     add_models,
     add_history,
     add_render,
     add_recipe,
+    *_train_commands(),
 ]
 
 

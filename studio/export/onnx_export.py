@@ -47,14 +47,20 @@ def build_model(state: dict) -> tuple[torch.nn.Module, TrainConfig, tuple[torch.
         r = cfg.resolution
         labels = torch.zeros(2, NUM_CLASSES, r, r)
         labels[:, 0] = 1
-        inputs = (torch.randn(2, cfg.z_dim), torch.nn.functional.normalize(torch.randn(2, TEXT_DIM), dim=1), labels)
+        inputs = (
+            torch.randn(2, cfg.z_dim),
+            torch.nn.functional.normalize(torch.randn(2, TEXT_DIM), dim=1),
+            labels,
+        )
         return net.eval(), cfg, inputs, ["z", "text", "labels"]
     net = Upscaler(cfg.scale)
     net.load_state_dict(state["U_ema"])
     return net.eval(), cfg, (torch.rand(2, 3, cfg.resolution, cfg.resolution) * 2 - 1,), ["image"]
 
 
-def export_checkpoint(checkpoint: Path, out: Path, metrics: dict | None = None, license_: str = "MIT") -> dict:
+def export_checkpoint(
+    checkpoint: Path, out: Path, metrics: dict | None = None, license_: str = "MIT"
+) -> dict:
     """Write OUT.onnx and OUT.json from a training checkpoint; returns the manifest."""
     state = load_checkpoint(checkpoint)
     net, cfg, inputs, names = build_model(state)
@@ -63,8 +69,14 @@ def export_checkpoint(checkpoint: Path, out: Path, metrics: dict | None = None, 
     output = "image" if cfg.kind == "generator" else "upscaled"  # ONNX names must differ from inputs
     dynamic = {n: {0: "N"} for n in [*names, output]}
     torch.onnx.export(
-        net, inputs, str(onnx_path), input_names=names, output_names=[output],
-        dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
+        net,
+        inputs,
+        str(onnx_path),
+        input_names=names,
+        output_names=[output],
+        dynamic_axes=dynamic,
+        opset_version=OPSET,
+        dynamo=False,
     )
     max_diff = parity(net, inputs, names, onnx_path)
     manifest = make_manifest(out.name, cfg, state, onnx_path, max_diff, metrics or {}, license_)
@@ -85,8 +97,9 @@ def parity(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], names: list[s
     return diff
 
 
-def make_manifest(name: str, cfg: TrainConfig, state: dict, onnx_path: Path, max_diff: float,
-                  metrics: dict, license_: str) -> dict:
+def make_manifest(
+    name: str, cfg: TrainConfig, state: dict, onnx_path: Path, max_diff: float, metrics: dict, license_: str
+) -> dict:
     training = {
         "config": cfg.to_dict(),
         "data": cfg.data or "studio.world procedural landscapes (streamed, seed in config)",
@@ -123,7 +136,8 @@ def make_manifest(name: str, cfg: TrainConfig, state: dict, onnx_path: Path, max
         "z_dim": cfg.z_dim,
         "upscaler": "landscape_sr",
         "label_classes": [
-            {"index": c.index, "name": c.name, "display": c.display, "color": list(c.color)} for c in LABEL_CLASSES
+            {"index": c.index, "name": c.name, "display": c.display, "color": list(c.color)}
+            for c in LABEL_CLASSES
         ],
         "example_prompts": EXAMPLE_PROMPTS,
         "concepts": _concepts(),

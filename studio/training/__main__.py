@@ -1,4 +1,4 @@
-"""`python -m studio.training --config FILE [--out DIR] [--data DIR] [--resume]` (also used under torchrun)."""
+"""`python -m studio.training --config FILE [--out DIR] [--data DIR] [--resume]`, also under torchrun."""
 
 from __future__ import annotations
 

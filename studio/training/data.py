@@ -77,7 +77,9 @@ class WorldStream:
         self._process.start()
         self._thread.start()
         with self._ready:
-            self._ready.wait_for(lambda: self.filled >= min(min_fill, len(self.images)) or self._stop.is_set())
+            self._ready.wait_for(
+                lambda: self.filled >= min(min_fill, len(self.images)) or self._stop.is_set()
+            )
         if self.filled == 0:
             raise RuntimeError("the world renderer stopped before producing data")
         return self
@@ -89,12 +91,17 @@ class WorldStream:
             self._process.terminate()
 
     def _wants_more(self) -> bool:
-        return self._stop.is_set() or self.filled < len(self.images) or self.produced * self.reuse < self.consumed
+        return (
+            self._stop.is_set()
+            or self.filled < len(self.images)
+            or self.produced * self.reuse < self.consumed
+        )
 
     def _feed(self) -> None:
         while not self._stop.is_set():
             with self._ready:
-                self._ready.wait_for(self._wants_more, timeout=1.0)
+                if not self._ready.wait_for(self._wants_more, timeout=1.0):
+                    continue
             try:
                 images, labels, text = self._queue.get(timeout=1.0)
             except queue.Empty:

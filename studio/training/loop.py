@@ -123,7 +123,14 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
     ckpt = checkpoint_path(out_dir)
     if resume and ckpt.exists():
         state = load_checkpoint(ckpt)
-        for module, key in ((G, "G"), (E, "E"), (D, "D"), (G_ema, "G_ema"), (opt_g, "opt_g"), (opt_d, "opt_d")):
+        for module, key in (
+            (G, "G"),
+            (E, "E"),
+            (D, "D"),
+            (G_ema, "G_ema"),
+            (opt_g, "opt_g"),
+            (opt_d, "opt_d"),
+        ):
             module.load_state_dict(state[key])
         start, seen, wall = state["step"], state["seen"], state["wall_s"]
         log.info("resumed %s at step %d", ckpt, start)
@@ -156,7 +163,9 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
                 text = text.clone().requires_grad_(True)
             scores = train_d(torch.cat([real_in, fake_in]), torch.cat([text, text]), text.roll(1, 0).detach())
             d_real, d_fake, d_mis = scores[:n], scores[n : 2 * n], scores[2 * n :]
-            loss_d = F.relu(1 - d_real).mean() + 0.5 * F.relu(1 + d_fake).mean() + 0.5 * F.relu(1 + d_mis).mean()
+            loss_d = (
+                F.relu(1 - d_real).mean() + 0.5 * F.relu(1 + d_fake).mean() + 0.5 * F.relu(1 + d_mis).mean()
+            )
             if magp:
                 grads = torch.autograd.grad(d_real.sum(), [real_in, text], create_graph=True)
                 norm = torch.cat([g.flatten(1) for g in grads], 1).norm(dim=1)
@@ -184,18 +193,30 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
             done = step + 1
             if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
                 wall_now = wall + time.time() - t0
-                save_checkpoint(out_dir, {
-                    "config": cfg.to_dict(), "step": done, "seen": seen, "wall_s": wall_now,
-                    "G": G.state_dict(), "E": E.state_dict(), "D": D.state_dict(),
-                    "G_ema": G_ema.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                    "metrics": metrics,
-                })
+                save_checkpoint(
+                    out_dir,
+                    {
+                        "config": cfg.to_dict(),
+                        "step": done,
+                        "seen": seen,
+                        "wall_s": wall_now,
+                        "G": G.state_dict(),
+                        "E": E.state_dict(),
+                        "D": D.state_dict(),
+                        "G_ema": G_ema.state_dict(),
+                        "opt_g": opt_g.state_dict(),
+                        "opt_d": opt_d.state_dict(),
+                        "metrics": metrics,
+                    },
+                )
             if env.main and done % cfg.sample_every == 0:
                 with torch.no_grad():
                     grid = G_ema(fixed["z"], fixed["text"], fixed["labels"])
                 save_sample_grid(grid, fixed["real"], out_dir / f"samples-{done:06d}.png")
             if env.main:
-                progress(done, cfg.steps, {**metrics, "img_per_s": (seen - 0) / max(1e-6, wall + time.time() - t0)})
+                progress(
+                    done, cfg.steps, {**metrics, "img_per_s": (seen - 0) / max(1e-6, wall + time.time() - t0)}
+                )
     finally:
         data.stop()
     return {"step": cfg.steps, "seen": seen, **metrics}
@@ -213,8 +234,12 @@ def _fixed_samples(cfg: TrainConfig, embed, device) -> dict[str, torch.Tensor]:
     labels[4:, 0] = 1
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(8, cfg.z_dim, generator=gen)
-    return {"z": z.to(device), "text": batch["text"].to(device), "labels": labels.to(device),
-            "real": batch["image"]}
+    return {
+        "z": z.to(device),
+        "text": batch["text"].to(device),
+        "labels": labels.to(device),
+        "real": batch["image"],
+    }
 
 
 def _sobel(x: torch.Tensor) -> torch.Tensor:
@@ -257,11 +282,19 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
             metrics = {"l1": loss.item()}
             done = step + 1
             if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
-                save_checkpoint(out_dir, {
-                    "config": cfg.to_dict(), "step": done, "seen": seen, "wall_s": wall + time.time() - t0,
-                    "U": U.state_dict(), "U_ema": U_ema.state_dict(), "opt": opt.state_dict(),
-                    "metrics": metrics,
-                })
+                save_checkpoint(
+                    out_dir,
+                    {
+                        "config": cfg.to_dict(),
+                        "step": done,
+                        "seen": seen,
+                        "wall_s": wall + time.time() - t0,
+                        "U": U.state_dict(),
+                        "U_ema": U_ema.state_dict(),
+                        "opt": opt.state_dict(),
+                        "metrics": metrics,
+                    },
+                )
             if env.main and done % cfg.sample_every == 0:
                 with torch.no_grad():
                     save_sample_grid(U_ema(lo[:4]), hi[:4], out_dir / f"samples-{done:06d}.png")

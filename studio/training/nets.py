@@ -73,7 +73,8 @@ class Generator(nn.Module):
         self.fc = nn.Linear(cond_dim, chans[0] * 16)
         pools = [resolution // 2 ** (i + 3) for i in range(len(chans) - 1)]  # blocks run at 8, 16, … px
         self.blocks = nn.ModuleList(
-            GenBlock(a, b, num_classes, cond_dim, p) for a, b, p in zip(chans[:-1], chans[1:], pools, strict=True)
+            GenBlock(a, b, num_classes, cond_dim, p)
+            for a, b, p in zip(chans[:-1], chans[1:], pools, strict=True)
         )
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], 3, 3, padding=1), nn.Tanh())
 
@@ -147,9 +148,7 @@ class Discriminator(nn.Module):
             c = out
         self.body = nn.ModuleList(layers)
         self.text_proj = nn.Linear(TEXT_DIM, 64)
-        self.head = nn.Sequential(
-            nn.Conv2d(c + 64, c, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(c, 1, 4)
-        )
+        self.head = nn.Sequential(nn.Conv2d(c + 64, c, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(c, 1, 4))
 
     def features(self, image: torch.Tensor, labels: torch.Tensor) -> list[torch.Tensor]:
         x, feats = torch.cat([image, labels], dim=1), []

@@ -27,8 +27,14 @@ def shipped_embedder(threads: int = 1):
     return TextEncoder(session, folder / "text_minilm.tokenizer.json").encode
 
 
-def run_training(config: Path, out_dir: Path | None = None, data: Path | None = None,
-                 resume: bool = False, steps: int | None = None, progress=None) -> dict:
+def run_training(
+    config: Path,
+    out_dir: Path | None = None,
+    data: Path | None = None,
+    resume: bool = False,
+    steps: int | None = None,
+    progress=None,
+) -> dict:
     cfg = TrainConfig.load(config)
     if data is not None:
         cfg.data = str(data)

@@ -71,8 +71,12 @@ def test_upscaler_trains_and_exports(tmp_path, embed):
     train(cfg, tmp_path / "sr", embed)
     manifest = export_checkpoint(tmp_path / "sr" / "checkpoint.pt", tmp_path / "tiny_sr")
     assert manifest["kind"] == "upscaler" and manifest["scale"] == 2
-    assert manifest["outputs"][0] == {"name": "upscaled", "shape": ["N", 3, 32, 32], "dtype": "float32",
-                                       "meaning": "image in [-1, 1]"}
+    assert manifest["outputs"][0] == {
+        "name": "upscaled",
+        "shape": ["N", 3, 32, 32],
+        "dtype": "float32",
+        "meaning": "image in [-1, 1]",
+    }
 
 
 def test_folder_data_captions(tmp_path, embed):

@@ -1,0 +1,87 @@
+"""`studio train` and `studio export`: the torch side of the CLI (needs the `train` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _require_torch() -> None:
+    from studio.cli import CommandError
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise CommandError("training needs torch: pip install -e '.[train]'") from None
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a generator or upscaler (torch; runs under torchrun too)")
+    p.add_argument("--config", type=Path, required=True, help="JSON config, e.g. configs/landscape64.json")
+    p.add_argument("--data", type=Path, help="folder of images; captions from sidecar .txt or file names")
+    p.add_argument("--out", type=Path, help="run folder (default runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    p.add_argument("--steps", type=int, help="override the config's total steps")
+    p.set_defaults(run=run_train)
+
+
+class _ProgressBar:
+    """One self-rewriting line on stderr: step, rate, losses, time left."""
+
+    def __init__(self) -> None:
+        self.start = time.time()
+
+    def __call__(self, step: int, total: int, metrics: dict[str, float]) -> None:
+        rate = step / max(1e-6, time.time() - self.start)
+        left = (total - step) / max(rate, 1e-6)
+        filled = int(30 * step / max(1, total))
+        losses = " ".join(f"{k}={v:.3g}" for k, v in metrics.items())
+        print(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {step}/{total} {losses} ~{left / 60:.0f} min left",
+            end="",
+            file=sys.stderr,
+        )
+        if step == total:
+            print(file=sys.stderr)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    _require_torch()
+    from studio.training.run import run_training
+
+    if args.data is not None and not args.data.is_dir():
+        from studio.cli import CommandError
+
+        raise CommandError(f"--data {args.data} is not a folder")
+    result = run_training(
+        args.config, args.out, data=args.data, resume=args.resume, steps=args.steps, progress=_ProgressBar()
+    )
+    print(json.dumps(result))
+    return 0
+
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a training checkpoint to ONNX with its manifest")
+    p.add_argument("checkpoint", type=Path, help="runs/NAME/checkpoint.pt")
+    p.add_argument("-o", "--output", type=Path, required=True, help="e.g. exported_models/NAME")
+    p.add_argument("--license", default="MIT", help="license recorded in the manifest")
+    p.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    _require_torch()
+    from studio.export.onnx_export import export_checkpoint
+
+    if not args.checkpoint.is_file():
+        from studio.cli import CommandError
+
+        raise CommandError(f"no checkpoint at {args.checkpoint}")
+    manifest = export_checkpoint(args.checkpoint, args.output, license_=args.license)
+    print(
+        f"wrote {args.output.with_suffix('.onnx')} (parity max abs diff "
+        f"{manifest['metrics']['onnx_parity_max_abs_diff']:.2e}) and its manifest"
+    )
+    return 0
