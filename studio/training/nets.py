@@ -16,13 +16,20 @@ from torch import nn
 TEXT_DIM = 384
 
 
+def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """nn.InstanceNorm2d(affine=False) written out: the ONNX exporter cannot size the built-in
+    one after an upsample."""
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + eps)
+
+
 class SpadeFusion(nn.Module):
     """Normalise, then modulate by the label map (spatial) and the text+latent code (channel)."""
 
     def __init__(self, channels: int, num_classes: int, cond_dim: int, pool: int, hidden: int = 16):
         super().__init__()
         self.pool = pool  # label map resolution ÷ this block's: a constant, so ONNX export is static
-        self.norm = nn.InstanceNorm2d(channels, affine=False)
         self.shared = nn.Sequential(nn.Conv2d(num_classes, hidden, 3, padding=1), nn.ReLU())
         self.label_affine = nn.Conv2d(hidden, channels * 2, 1)  # 1×1: the 3×3 above sees edges
         self.text_affine = nn.Linear(cond_dim, channels * 2)
@@ -32,7 +39,7 @@ class SpadeFusion(nn.Module):
             labels = F.avg_pool2d(labels, self.pool)
         label_gamma, label_beta = self.label_affine(self.shared(labels)).chunk(2, dim=1)
         gamma, beta = self.text_affine(cond).chunk(2, dim=1)
-        out = self.norm(x) * (1 + label_gamma) + label_beta
+        out = instance_norm(x) * (1 + label_gamma) + label_beta
         return out * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
 
 
