@@ -56,6 +56,18 @@ def run_train(args: argparse.Namespace) -> int:
         from studio.cli import CommandError
 
         raise CommandError(f"--data {args.data} is not a folder")
+    if not args.config.is_file():
+        from studio.cli import CommandError
+
+        raise CommandError(f"no config file at {args.config}")
+    try:
+        from studio.training.config import TrainConfig
+
+        TrainConfig.load(args.config)
+    except (ValueError, TypeError) as exc:
+        from studio.cli import CommandError
+
+        raise CommandError(f"bad config {args.config}: {exc}") from exc
     result = run_training(
         args.config, args.out, data=args.data, resume=args.resume, steps=args.steps, progress=_ProgressBar()
     )

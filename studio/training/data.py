@@ -105,8 +105,8 @@ class WorldStream:
             try:
                 images, labels, text = self._queue.get(timeout=1.0)
             except queue.Empty:
-                if not self._process.is_alive():  # a dead renderer must stop training, not hang it
-                    log.error("world producer process died")
+                if not self._process.is_alive() and not self._stop.is_set():
+                    log.error("world producer process died")  # stop training rather than hang it
                     self._stop.set()
                 continue
             with self._ready:

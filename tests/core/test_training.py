@@ -121,3 +121,38 @@ def test_runs_under_torchrun_with_two_processes(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     state = load_checkpoint(Path(tmp_path / "ddp" / "checkpoint.pt"))
     assert state["seen"] == 2 * 2 * 4  # steps × processes × batch
+
+
+def test_cli_train_and_export_report_bad_input(tmp_path):
+    def studio(*args):
+        return subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True)
+
+    missing = studio("export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "m"))
+    assert missing.returncode == 2 and "no checkpoint" in missing.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "stepz": 1}')
+    result = studio("train", "--config", str(bad))
+    assert result.returncode == 2 and "stepz" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_train_runs_and_exports(tmp_path):
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"name": "cli", "steps": 1, **TINY}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = [sys.executable, "-m", "studio.cli"]
+    trained = subprocess.run(
+        [*run, "train", "--config", str(config), "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    exported = subprocess.run(
+        [*run, "export", str(tmp_path / "run" / "checkpoint.pt"), "-o", str(tmp_path / "out" / "cli")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert json.loads((tmp_path / "out" / "cli.json").read_text())["training"]["steps"] == 1
