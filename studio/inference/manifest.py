@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.world.classes import LabelClass
+
 KINDS = ("generator", "text_encoder", "audio_encoder", "upscaler")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -34,14 +36,6 @@ class TensorSpec:
     shape: tuple[int | str, ...]
     dtype: str
     meaning: str = ""
-
-
-@dataclass(frozen=True)
-class LabelClass:
-    index: int
-    name: str
-    display: str
-    color: tuple[int, int, int]
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,28 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _restore(out_dir: Path, parts: dict) -> tuple[int, int, float]:
+    """Load every module/optimizer state of the run folder's snapshot; (step, seen, wall) to go on from."""
+    ckpt = checkpoint_path(out_dir)
+    if not ckpt.exists():
+        return 0, 0, 0.0
+    state = load_checkpoint(ckpt)
+    for key, part in parts.items():
+        part.load_state_dict(state[key])
+    log.info("resumed %s at step %d", ckpt, state["step"])
+    return state["step"], state["seen"], state["wall_s"]
+
+
+def _snapshot(
+    out_dir: Path, cfg: TrainConfig, step: int, seen: int, wall: float, parts: dict, metrics
+) -> None:
+    state = {key: part.state_dict() for key, part in parts.items()}
+    save_checkpoint(
+        out_dir,
+        {"config": cfg.to_dict(), "step": step, "seen": seen, "wall_s": wall, "metrics": metrics, **state},
+    )
+
+
 def train(
     cfg: TrainConfig,
     out_dir: Path,
@@ -119,21 +141,8 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     opt_g = torch.optim.Adam([*G.parameters(), *E.parameters()], cfg.lr_g, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=(0.0, 0.9))
-    start, seen, wall = 0, 0, 0.0
-    ckpt = checkpoint_path(out_dir)
-    if resume and ckpt.exists():
-        state = load_checkpoint(ckpt)
-        for module, key in (
-            (G, "G"),
-            (E, "E"),
-            (D, "D"),
-            (G_ema, "G_ema"),
-            (opt_g, "opt_g"),
-            (opt_d, "opt_d"),
-        ):
-            module.load_state_dict(state[key])
-        start, seen, wall = state["step"], state["seen"], state["wall_s"]
-        log.info("resumed %s at step %d", ckpt, start)
+    parts = {"G": G, "E": E, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
+    start, seen, wall = _restore(out_dir, parts) if resume else (0, 0, 0.0)
     train_g, train_d = wrap(TrainingGenerator(G, E), env), wrap(D, env)
     data = make_data(cfg, embed, env)
     fixed = _fixed_samples(cfg, embed, env.device)
@@ -192,23 +201,7 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
             metrics = {"loss_d": loss_d.item(), "adv": adv.item(), "rec": rec.item(), "kl": kl.item()}
             done = step + 1
             if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
-                wall_now = wall + time.time() - t0
-                save_checkpoint(
-                    out_dir,
-                    {
-                        "config": cfg.to_dict(),
-                        "step": done,
-                        "seen": seen,
-                        "wall_s": wall_now,
-                        "G": G.state_dict(),
-                        "E": E.state_dict(),
-                        "D": D.state_dict(),
-                        "G_ema": G_ema.state_dict(),
-                        "opt_g": opt_g.state_dict(),
-                        "opt_d": opt_d.state_dict(),
-                        "metrics": metrics,
-                    },
-                )
+                _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)
             if env.main and done % cfg.sample_every == 0:
                 with torch.no_grad():
                     grid = G_ema(fixed["z"], fixed["text"], fixed["labels"])
@@ -252,14 +245,8 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
     U = Upscaler(cfg.scale).to(env.device)
     U_ema = copy.deepcopy(U).eval().requires_grad_(False)
     opt = torch.optim.Adam(U.parameters(), cfg.lr_g)
-    start, seen, wall = 0, 0, 0.0
-    ckpt = checkpoint_path(out_dir)
-    if resume and ckpt.exists():
-        state = load_checkpoint(ckpt)
-        U.load_state_dict(state["U"])
-        U_ema.load_state_dict(state["U_ema"])
-        opt.load_state_dict(state["opt"])
-        start, seen, wall = state["step"], state["seen"], state["wall_s"]
+    parts = {"U": U, "U_ema": U_ema, "opt": opt}
+    start, seen, wall = _restore(out_dir, parts) if resume else (0, 0, 0.0)
     train_u = wrap(U, env)
     data = make_data(cfg, embed, env)
     metrics: dict[str, float] = {}
@@ -282,19 +269,7 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
             metrics = {"l1": loss.item()}
             done = step + 1
             if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
-                save_checkpoint(
-                    out_dir,
-                    {
-                        "config": cfg.to_dict(),
-                        "step": done,
-                        "seen": seen,
-                        "wall_s": wall + time.time() - t0,
-                        "U": U.state_dict(),
-                        "U_ema": U_ema.state_dict(),
-                        "opt": opt.state_dict(),
-                        "metrics": metrics,
-                    },
-                )
+                _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)
             if env.main and done % cfg.sample_every == 0:
                 with torch.no_grad():
                     save_sample_grid(U_ema(lo[:4]), hi[:4], out_dir / f"samples-{done:06d}.png")
