@@ -186,6 +186,9 @@ def _cuda_library_problem() -> str | None:
     try:
         ctypes.CDLL(str(library))
     except OSError as exc:
+        missing = str(exc).split(":")[0]
+        if "cannot open shared object file" in str(exc):
+            return f"no GPU libraries installed ({missing} not found)"
         return str(exc)
     return None
 
