@@ -97,3 +97,23 @@ def run_export(args: argparse.Namespace) -> int:
         f"{manifest['metrics']['onnx_parity_max_abs_diff']:.2e}) and its manifest"
     )
     return 0
+
+
+def add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="judge a generator on held-out prompts (attribute accuracy, diversity)")
+    p.add_argument("model", help="generator name, e.g. landscape64")
+    p.add_argument("--json", type=Path, help="also write the numbers here")
+    p.add_argument("-n", type=int, default=128, help="held-out prompts to render")
+    p.set_defaults(run=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    _require_torch()
+    from studio.eval.run import evaluate, format_table
+    from studio.inference.pipeline import Pipeline
+
+    result = evaluate(Pipeline(device="cpu"), args.model, n=args.n)
+    print(format_table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
