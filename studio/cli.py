@@ -1,4 +1,4 @@
-"""`studio …` commands. Plain `studio` opens the desktop app; every other command runs without Qt.
+"""`studio …` commands, all without Qt (the console script `ui.launcher` opens the app for bare `studio`).
 
 The parser is built from one small function per subcommand, so later commands (train, export,
 eval, bench, listen) are added by writing an `add_NAME(subparsers)` and listing it in COMMANDS.
@@ -336,12 +336,6 @@ def _error_types() -> tuple[type[BaseException], ...]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not argv or (
-        argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-v", "--verbose")
-    ):
-        from ui.app import main as run_app  # the only path that loads Qt
-
-        return run_app(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
