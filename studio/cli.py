@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studio import __version__
+from studio.errors import CommandError
 from studio.recipe import RecipeError
 
 if TYPE_CHECKING:
@@ -30,10 +31,6 @@ log = logging.getLogger("studio.cli")
 
 EXIT_ERROR = 2
 DEVICES = ("auto", "cpu", "cuda")
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit code 2."""
 
 
 def _pipeline(device: str) -> Pipeline:

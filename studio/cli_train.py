@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+from studio.errors import CommandError
+
 
 def _require_torch() -> None:
-    from studio.cli import CommandError
-
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -50,26 +50,19 @@ class _ProgressBar:
 
 def run_train(args: argparse.Namespace) -> int:
     _require_torch()
+    from studio.training.config import TrainConfig
     from studio.training.run import run_training
 
     if args.data is not None and not args.data.is_dir():
-        from studio.cli import CommandError
-
         raise CommandError(f"--data {args.data} is not a folder")
     if not args.config.is_file():
-        from studio.cli import CommandError
-
         raise CommandError(f"no config file at {args.config}")
     try:
-        from studio.training.config import TrainConfig
-
-        TrainConfig.load(args.config)
+        cfg = TrainConfig.load(args.config)
     except (ValueError, TypeError) as exc:
-        from studio.cli import CommandError
-
         raise CommandError(f"bad config {args.config}: {exc}") from exc
     result = run_training(
-        args.config, args.out, data=args.data, resume=args.resume, steps=args.steps, progress=_ProgressBar()
+        cfg, args.out, data=args.data, resume=args.resume, steps=args.steps, progress=_ProgressBar()
     )
     print(json.dumps(result))
     return 0
@@ -88,8 +81,6 @@ def run_export(args: argparse.Namespace) -> int:
     from studio.export.onnx_export import export_checkpoint
 
     if not args.checkpoint.is_file():
-        from studio.cli import CommandError
-
         raise CommandError(f"no checkpoint at {args.checkpoint}")
     manifest = export_checkpoint(args.checkpoint, args.output, license_=args.license)
     print(

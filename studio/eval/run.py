@@ -14,24 +14,10 @@ import numpy as np
 from PIL import Image
 
 from studio.eval.judge import train_judge
-from studio.inference.pipeline import Pipeline
+from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.world.scene import render_scenes
 
 log = logging.getLogger(__name__)
-
-
-class _Sketches:
-    """An in-memory asset source for label maps (the pipeline only needs `get`)."""
-
-    def __init__(self, labels: np.ndarray):
-        self._data = {}
-        for i, label in enumerate(labels):
-            buf = io.BytesIO()
-            Image.fromarray(label, "L").save(buf, format="PNG")
-            self._data[f"sketch-{i}"] = buf.getvalue()
-
-    def get(self, key: str) -> bytes:
-        return self._data[key]
 
 
 def evaluate(
@@ -53,9 +39,10 @@ def evaluate(
         )
     ]
     text_only = np.stack(pipe.render(recipes))
-    sketches = _Sketches(scenes.labels)
+    sketches = MemoryAssets()
+    keys = [sketches.put(_png(labels)) for labels in scenes.labels]
     with_sketch = np.stack(
-        pipe.render([r.replace(sketch=f"sketch-{i}") for i, r in enumerate(recipes)], sketches)
+        pipe.render([r.replace(sketch=k) for r, k in zip(recipes, keys, strict=True)], sketches)
     )
     prompts = scenes.captions[:8]
     spread = [
@@ -71,6 +58,12 @@ def evaluate(
         "diversity_pixel_std": round(float(np.mean(spread)) / 255, 4),
         "chance": {"time": 1 / 7, "weather": 1 / 7},
     }
+
+
+def _png(labels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(labels, "L").save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def format_table(result: dict) -> str:

@@ -7,6 +7,7 @@ state, so history nodes can be re-rendered bit-exactly from their recipes.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import time
@@ -37,6 +38,22 @@ class AssetSource(Protocol):
     """What render() needs from a project's asset store."""
 
     def get(self, sha: str) -> bytes: ...
+
+
+class MemoryAssets:
+    """Assets held in memory (content-addressed like a project's), for renders outside a project:
+    evaluation, previews, tests."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, bytes] = {}
+
+    def put(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        self._files[sha] = data
+        return sha
+
+    def get(self, sha: str) -> bytes:
+        return self._files[sha]
 
 
 class Pipeline:

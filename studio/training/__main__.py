@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from studio.training.config import TrainConfig
 from studio.training.run import run_training
 
 
@@ -18,7 +19,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    run_training(args.config, args.out, data=args.data, resume=args.resume, steps=args.steps)
+    run_training(
+        TrainConfig.load(args.config), args.out, data=args.data, resume=args.resume, steps=args.steps
+    )
 
 
 if __name__ == "__main__":

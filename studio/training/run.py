@@ -28,14 +28,13 @@ def shipped_embedder(threads: int = 1):
 
 
 def run_training(
-    config: Path,
+    cfg: TrainConfig,
     out_dir: Path | None = None,
     data: Path | None = None,
     resume: bool = False,
     steps: int | None = None,
     progress=None,
 ) -> dict:
-    cfg = TrainConfig.load(config)
     if data is not None:
         cfg.data = str(data)
     if steps is not None:

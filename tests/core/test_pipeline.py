@@ -9,24 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.inference.pipeline import Pipeline, PipelineError
+from studio.inference.pipeline import MemoryAssets, Pipeline, PipelineError
 from studio.inference.registry import ModelError, ModelRegistry, UnknownModelError
 from studio.recipe import MAX_PROMPT_CHARS, Recipe, latent_for_seed
-
-
-class DictAssets:
-    """The smallest asset store: what render() reads (project.assets has the same get)."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-
-    def put(self, data: bytes) -> str:
-        sha = f"{len(self.files):064x}"
-        self.files[sha] = data
-        return sha
-
-    def get(self, sha: str) -> bytes:
-        return self.files[sha]
 
 
 def sketch_png(index: np.ndarray) -> bytes:
@@ -115,7 +100,7 @@ def test_explicit_text_embedding_is_used(pipeline: Pipeline) -> None:
 
 
 def test_sketch_asset_changes_the_output(pipeline: Pipeline) -> None:
-    assets = DictAssets()
+    assets = MemoryAssets()
     index = np.zeros((16, 16), np.uint8)
     index[:8] = 1  # sky on top
     index[8:] = 6  # water below
@@ -135,7 +120,7 @@ def test_colour_sketch_maps_to_classes(pipeline: Pipeline) -> None:
     colours[:] = info.label_classes[6].color
     buffer = io.BytesIO()
     Image.fromarray(colours).save(buffer, format="PNG")
-    assets = DictAssets()
+    assets = MemoryAssets()
     rgb, index = assets.put(buffer.getvalue()), assets.put(sketch_png(np.full((16, 16), 6)))
     base = Recipe(model="tiny-gen", model_version="1.0", seed=1)
     a, b = pipeline.render([base.replace(sketch=rgb), base.replace(sketch=index)], assets=assets)
@@ -145,10 +130,10 @@ def test_colour_sketch_maps_to_classes(pipeline: Pipeline) -> None:
 def test_sketch_errors_name_the_asset(pipeline: Pipeline) -> None:
     base = Recipe(model="tiny-gen", model_version="1.0", seed=1, sketch="ab" * 32)
     with pytest.raises(PipelineError, match="sketch asset abababababab is missing"):
-        pipeline.render([base], assets=DictAssets())
+        pipeline.render([base], assets=MemoryAssets())
     with pytest.raises(PipelineError, match="no project assets were given"):
         pipeline.render([base])
-    assets = DictAssets()
+    assets = MemoryAssets()
     junk, too_high = assets.put(b"not a png"), assets.put(sketch_png(np.full((16, 16), 42)))
     with pytest.raises(PipelineError, match="not a readable image"):
         pipeline.render([base.replace(sketch=junk)], assets=assets)

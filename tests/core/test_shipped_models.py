@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from studio.hashing import sha256_file
-from studio.inference.pipeline import Pipeline
+from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.inference.registry import ModelRegistry
 from studio.paths import shipped_models_dir
 from studio.world.classes import CLASS_INDEX
@@ -73,19 +73,6 @@ def test_prompt_sets_season(pipe):
     assert greenness(summer) > greenness(winter) + 5
 
 
-class DictAssets:
-    def __init__(self):
-        self.data = {}
-
-    def put(self, data: bytes) -> str:
-        key = f"sketch{len(self.data)}"
-        self.data[key] = data
-        return key
-
-    def get(self, key: str) -> bytes:
-        return self.data[key]
-
-
 def sketch_png(rows: list[tuple[str, int]]) -> bytes:
     """A class-index label map: bands of classes from top to bottom (row counts out of 64)."""
     labels, top = np.zeros((64, 64), np.uint8), 0
@@ -98,7 +85,7 @@ def sketch_png(rows: list[tuple[str, int]]) -> bytes:
 
 
 def test_sketch_controls_layout(pipe):
-    assets = DictAssets()
+    assets = MemoryAssets()
     water = assets.put(sketch_png([("sky", 24), ("water", 40)]))
     grass = assets.put(sketch_png([("sky", 24), ("grass", 40)]))
     prompt = "a landscape at noon"
