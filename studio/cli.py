@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studio import __version__
+from studio.cli_bench import add_bench
+from studio.cli_project import add_project
+from studio.cli_sound import add_animate, add_listen
 from studio.errors import CommandError
 from studio.recipe import RecipeError
 
@@ -80,10 +83,19 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, help="output PNG (default out.png unless --project is given)")
     p.add_argument("--private", action="store_true", help="strip the prompt from the embedded recipe")
     p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default auto)")
+    p.add_argument("--sketch", type=Path, help="semantic sketch PNG in the model's palette colours")
+    p.add_argument("--mask", type=Path, help="regenerate only where this PNG is white (needs --base)")
+    p.add_argument("--base", type=Path, help="the image a --mask edit changes")
+    p.add_argument("--sound", type=Path, help="a sound (WAV/FLAC/OGG) that moves the picture toward it")
+    p.add_argument(
+        "--strength", type=float, help="how far the sound moves the picture, 0..1 (default: its loudness)"
+    )
     p.set_defaults(run=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from studio.cli_inputs import recipe_inputs
+    from studio.inference.pipeline import MemoryAssets
     from studio.pngmeta import encode_png
 
     output = args.output if args.output is not None or args.project is not None else Path("out.png")
@@ -91,22 +103,27 @@ def run_generate(args: argparse.Namespace) -> int:
     recipes = pipe.recipes_for(
         args.prompt, seed=args.seed, count=args.count, model=args.model, size=args.size
     )
-    images = pipe.render(recipes)
-    _show_notices(pipe)
-    pngs = [
-        encode_png(image, recipe, private=args.private) for image, recipe in zip(images, recipes, strict=True)
-    ]
-    if output is not None:
-        for path, png in zip(_output_paths(output, len(pngs)), pngs, strict=True):
-            _write(path, png)
-            print(path)
-    if args.project is not None:
-        project = _open_project(args.project, create=True)
-        try:
+    project = _open_project(args.project, create=True) if args.project is not None else None
+    try:
+        assets = project.assets if project is not None else MemoryAssets()
+        changes, kind = recipe_inputs(args, pipe, pipe.registry.get(recipes[0].model), assets)
+        recipes = [recipe.replace(**changes) for recipe in recipes]
+        images = pipe.render(recipes, assets)
+        _show_notices(pipe)
+        pngs = [
+            encode_png(image, recipe, private=args.private)
+            for image, recipe in zip(images, recipes, strict=True)
+        ]
+        if output is not None:
+            for path, png in zip(_output_paths(output, len(pngs)), pngs, strict=True):
+                _write(path, png)
+                print(path)
+        if project is not None:
             for recipe, png in zip(recipes, pngs, strict=True):
-                node = project.add_node(kind="generate", recipe=recipe, image_png=png)
+                node = project.add_node(kind=kind, recipe=recipe, image_png=png)
                 print(f"node {node.id} seed {recipe.seed}")
-        finally:
+    finally:
+        if project is not None:
             project.close()
     speed = f"{pipe.last_ms_per_image:.0f} ms/image"
     print(f"{len(images)} image(s) with {recipes[0].model} on {pipe.provider}, {speed}")
@@ -291,6 +308,10 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_history,
     add_render,
     add_recipe,
+    add_listen,
+    add_animate,
+    add_bench,
+    add_project,
     *_train_commands(),
 ]
 

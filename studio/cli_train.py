@@ -33,9 +33,12 @@ class _ProgressBar:
 
     def __init__(self) -> None:
         self.start = time.time()
+        self.first: int | None = None  # a resumed run starts counting here, not at 0
 
     def __call__(self, step: int, total: int, metrics: dict[str, float]) -> None:
-        rate = step / max(1e-6, time.time() - self.start)
+        if self.first is None:
+            self.first = step - 1
+        rate = (step - self.first) / max(1e-6, time.time() - self.start)
         left = (total - step) / max(rate, 1e-6)
         filled = int(30 * step / max(1, total))
         losses = " ".join(f"{k}={v:.3g}" for k, v in metrics.items())
@@ -57,6 +60,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise CommandError(f"--data {args.data} is not a folder")
     if not args.config.is_file():
         raise CommandError(f"no config file at {args.config}")
+    if _config_kind(args.config) == "sound_encoder":
+        return _train_sound(args)
     try:
         cfg = TrainConfig.load(args.config)
     except (ValueError, TypeError) as exc:
@@ -64,6 +69,35 @@ def run_train(args: argparse.Namespace) -> int:
     result = run_training(
         cfg, args.out, data=args.data, resume=args.resume, steps=args.steps, progress=_ProgressBar()
     )
+    print(json.dumps(result))
+    return 0
+
+
+def _config_kind(path: Path) -> str:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"bad config {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CommandError(f"bad config {path}: not a JSON object")
+    return str(data.get("kind", "generator"))
+
+
+def _train_sound(args: argparse.Namespace) -> int:
+    """The sound encoder trains on synthesised sounds only: --data does not apply."""
+    from studio.training.run import shipped_embedder
+    from studio.training.sound_encoder import SoundConfig, train_sound_encoder
+
+    if args.data is not None:
+        raise CommandError("the sound encoder trains on synthesised sounds; --data is for image models")
+    try:
+        cfg = SoundConfig.from_dict(json.loads(args.config.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"bad config {args.config}: {exc}") from exc
+    if args.steps is not None:
+        cfg.steps = args.steps
+    out = args.out or Path("runs") / cfg.name
+    result = train_sound_encoder(cfg, out, shipped_embedder(), resume=args.resume, progress=_ProgressBar())
     print(json.dumps(result))
     return 0
 
@@ -79,10 +113,19 @@ def add_export(sub: argparse._SubParsersAction) -> None:
 def run_export(args: argparse.Namespace) -> int:
     _require_torch()
     from studio.export.onnx_export import export_checkpoint
+    from studio.training.loop import load_checkpoint
 
     if not args.checkpoint.is_file():
         raise CommandError(f"no checkpoint at {args.checkpoint}")
-    manifest = export_checkpoint(args.checkpoint, args.output, license_=args.license)
+    state = load_checkpoint(args.checkpoint)
+    if state.get("kind") == "sound_encoder":
+        from studio.export.sound_export import export_sound_encoder
+        from studio.training.run import shipped_embedder
+
+        manifest = export_sound_encoder(state, args.output, shipped_embedder(), license_=args.license)
+        print(json.dumps(manifest["metrics"]))
+    else:
+        manifest = export_checkpoint(args.checkpoint, args.output, license_=args.license)
     print(
         f"wrote {args.output.with_suffix('.onnx')} (parity max abs diff "
         f"{manifest['metrics']['onnx_parity_max_abs_diff']:.2e}) and its manifest"

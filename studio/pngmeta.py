@@ -53,6 +53,8 @@ def _open(source: Path | str | bytes) -> tuple[Image.Image, str]:
         raise RecipeError(f"{name} does not exist") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:  # SyntaxError: broken chunks
         raise RecipeError(f"{name} is not a readable image: {exc}") from exc
+    except Image.DecompressionBombError as exc:
+        raise RecipeError(f"{name} claims to be too large to open safely: {exc}") from exc
     if image.format != "PNG":
         raise RecipeError(
             f"{name} is a {image.format or 'unknown'} image, not a PNG; only PNGs carry recipes"
@@ -63,15 +65,15 @@ def _open(source: Path | str | bytes) -> tuple[Image.Image, str]:
 def read_recipe(source: Path | str | bytes) -> Recipe:
     """The recipe embedded by encode_png; RecipeError says why when there is none."""
     image, name = _open(source)
-    try:
-        text = image.text.get(KEYWORD)  # type: ignore[attr-defined]  # PngImageFile.text
+    try:  # info holds chunks before the pixels (where encode_png writes); text decodes all of them
+        text = image.info.get(KEYWORD) or image.text.get(KEYWORD)  # type: ignore[attr-defined]
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged chunks
         raise RecipeError(f"{name} is a damaged PNG: {exc}") from exc
     if text is None:
         raise RecipeError(f"{name} has no Synesthesia recipe (not made by the studio, or saved without it)")
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise RecipeError(f"{name} has a damaged recipe (not valid JSON): {exc}") from exc
     return Recipe.from_dict(data)
 

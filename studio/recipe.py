@@ -29,7 +29,7 @@ def clean_prompt(prompt: str) -> str:
     """
     text = "".join(ch if ch.isprintable() else " " for ch in str(prompt))
     text = " ".join(text.split())
-    return text[:MAX_PROMPT_CHARS]
+    return text[:MAX_PROMPT_CHARS].rstrip()  # a cut can end in a space a reload would strip
 
 
 def _finite(value: object) -> bool:
@@ -77,6 +77,12 @@ class Recipe:
             if not self.latent or not all(_finite(v) for v in self.latent):
                 raise RecipeError("recipe.latent must be a non-empty list of finite numbers")
             object.__setattr__(self, "latent", tuple(float(v) for v in self.latent))
+        if not isinstance(self.extra, dict):
+            raise RecipeError("recipe.extra must be an object")
+        try:  # NaN/Infinity would be written as non-standard JSON and never equal themselves again
+            json.dumps(self.extra, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise RecipeError(f"recipe.extra must hold plain JSON values with finite numbers: {exc}") from exc
         object.__setattr__(self, "prompt", clean_prompt(self.prompt))
         object.__setattr__(self, "strength", float(self.strength))
 
@@ -110,6 +116,8 @@ class Recipe:
             raise RecipeError(f"recipe version {version!r} is newer than this app understands")
         unknown = set(data) - _FIELD_NAMES
         known = {k: v for k, v in data.items() if k in _FIELD_NAMES}
+        if not isinstance(known.get("extra") or {}, dict):
+            raise RecipeError("recipe.extra must be an object")
         if unknown:  # keep what a newer minor version added instead of losing it
             known["extra"] = {**dict(known.get("extra") or {}), **{k: data[k] for k in unknown}}
         for key in ("model", "model_version", "seed"):
@@ -135,6 +143,8 @@ class Recipe:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RecipeError(f"recipe is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise RecipeError("recipe JSON is nested too deeply to be a recipe") from None
         return cls.from_dict(data)
 
 

@@ -226,8 +226,22 @@ def link_shipped_text_encoder(folder: Path) -> Path | None:
     return folder / manifest.name
 
 
+def link_shipped_model(folder: Path, name: str) -> Path | None:
+    """Symlink a shipped model (sound encoder, segmenter) into `folder`; None when not exported yet."""
+    source = SHIPPED_TEXT.parent / name
+    if not source.with_suffix(".json").is_file() or not source.with_suffix(".onnx").is_file():
+        return None
+    for suffix in (".json", ".onnx"):
+        (folder / f"{name}{suffix}").symlink_to(source.with_suffix(suffix).resolve())
+    return folder / f"{name}.json"
+
+
+SHIPPED_HELPERS = ("sound_encoder", "segmenter64")  # real, small, and they work with any generator
+
+
 def build_models_dir(folder: Path) -> Path:
-    """The full tiny set: text encoder (shipped or tiny), tiny-gen and tiny-up."""
+    """The full tiny set: text encoder (shipped or tiny), tiny-gen and tiny-up, plus the shipped
+    sound encoder and segmenter (they pair with tiny-gen by embedding space and label classes)."""
     import torch
 
     torch.set_num_threads(1)
@@ -236,6 +250,8 @@ def build_models_dir(folder: Path) -> Path:
         build_text_encoder(folder)
     build_generator(folder)
     build_upscaler(folder)
+    for name in SHIPPED_HELPERS:
+        link_shipped_model(folder, name)
     return folder
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,15 @@ from PySide6.QtGui import (
     QUndoStack,
 )
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -36,15 +40,18 @@ from studio.recipe import RecipeError
 from ui.commands import GenerateCommand, NoteCommand, StarCommand, TrashCommand
 from ui.history_panel import THUMB, HistoryPanel
 from ui.image_view import ImageView, to_qimage
+from ui.paint_controller import PaintController
 from ui.prompt_panel import PromptPanel
 from ui.settings import Settings
 from ui.settings_dialog import SettingsDialog
+from ui.sound_controller import SoundController
 from ui.variations_grid import VariationsGrid
 from ui.welcome import WelcomePanel
-from ui.worker import PipelineInfo, RenderRequest, WorkerThread
+from ui.worker import Job, PipelineInfo, RenderRequest, WorkerThread
 
 log = logging.getLogger(__name__)
 
+EXPORT_SIZES = (256, 512, 1024)
 FALLBACK_PROMPT = "a misty lake under snowy mountains at dawn"
 APP_TITLE = "Synesthesia Studio"
 
@@ -101,6 +108,7 @@ class MainWindow(QMainWindow):
         self._icons: dict[str, QIcon] = {}
         self._windows: list[ImageWindow] = []
         self._latest_stamp = 0
+        self._export_stamps: set[int] = set()
         self._runner = WorkerThread(device or settings.device)
         self.worker = self._runner.worker
         self._build()
@@ -126,6 +134,12 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.grid)
         self.view = ImageView()
+        self.paint = PaintController(self)
+        self.right = QTabWidget()
+        self.right.addTab(self.view, "Image")
+        self.right.addTab(self.paint.canvas, "Paint")
+        self.right.setTabToolTip(1, "Paint what goes where; the picture follows live (Ctrl+P)")
+        self.right.currentChanged.connect(self._tab_changed)
         self.history = HistoryPanel()
         self.history.node_selected.connect(self.select_node)
         self.history.star_toggled.connect(self.set_star)
@@ -134,7 +148,7 @@ class MainWindow(QMainWindow):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.history)
         split.addWidget(self.stack)
-        split.addWidget(self.view)
+        split.addWidget(self.right)
         split.setSizes([300, 520, 460])
         split.setChildrenCollapsible(False)
         central = QWidget()
@@ -152,6 +166,28 @@ class MainWindow(QMainWindow):
         self.speed_label.setToolTip("Milliseconds per image in the last batch")
         for w in (self.model_label, self.provider_label, self.speed_label):
             self.statusBar().addPermanentWidget(w)
+        self.paint_dock = self._dock("Paint tools", self.paint.panel)
+        self.sound = SoundController(self)
+        self.sound_dock = self._dock("Sound", self.sound.panel)
+        self.tabifyDockWidget(self.paint_dock, self.sound_dock)
+        self.paint_dock.raise_()
+
+    def _dock(self, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_"))
+        dock.setWidget(widget)
+        tips = (("floatbutton", "Float or re-dock this panel"), ("closebutton", "Hide this panel"))
+        for button, tip in tips:
+            child = dock.findChild(QWidget, f"qt_dockwidget_{button}")
+            if child is not None:
+                child.setToolTip(tip)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    def _tab_changed(self, index: int) -> None:
+        if self.right.widget(index) is self.paint.canvas:
+            self.paint_dock.show()
+            self.paint.canvas.setFocus()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -190,7 +226,7 @@ class MainWindow(QMainWindow):
             QKeySequence.StandardKey.Delete,
             "Move the selected node and its descendants to the trash",
         )
-        self._action(edit, "Random &Seed", self.prompt_panel.roll, "Ctrl+R", "Pick a random seed")
+        self._action(edit, "Random &Seed", self.prompt_panel.roll, "Ctrl+Shift+R", "Pick a random seed")
         self._action(edit, "Cancel Rendering", self.cancel, "Esc", "Drop pending and running renders")
         edit.addSeparator()
         self._action(
@@ -203,6 +239,32 @@ class MainWindow(QMainWindow):
         )
         self._action(
             view, "Zoom &Out", lambda: self.view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut, "Zoom out"
+        )
+        view.addSeparator()
+        self._action(view, "&Paint", self.show_paint, "Ctrl+P", "Paint a semantic sketch over the picture")
+        view.addAction(self.paint_dock.toggleViewAction())
+        view.addAction(self.sound_dock.toggleViewAction())
+        paint = bar.addMenu("&Paint")
+        self._action(
+            paint,
+            "&Keep Painting",
+            self.paint.keep,
+            "Ctrl+Shift+K",
+            "Store the painted picture in the history",
+        )
+        self._action(
+            paint,
+            "&Regenerate in Mask",
+            self.paint.regenerate_in_mask,
+            "Ctrl+Shift+G",
+            "Render the prompt anew only inside the painted mask",
+        )
+        self._action(
+            paint,
+            "&Sketch from Image",
+            self.paint.sketch_from_image,
+            "Ctrl+Shift+S",
+            "Derive the sketch from the picture with the segmenter",
         )
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About", self._about, None, "About Synesthesia Studio")
@@ -227,6 +289,7 @@ class MainWindow(QMainWindow):
         w.cancelled.connect(self._on_cancelled)
         w.stats.connect(self._on_stats)
         w.notice.connect(self.notify)
+        w.job_done.connect(self._on_job_done)
 
     # --- projects -----------------------------------------------------------------------------
     def _show_project(self, project: Project) -> None:
@@ -240,10 +303,13 @@ class MainWindow(QMainWindow):
         self.settings.remember_project(folder)
         self.settings.save()
         self._rebuild()
+        self.paint.base = None
         last = self._last_batch()
         self._show_batch(last)
-        if last:
-            self.select_node(last[0])
+        painted = self.paint.saved_base()
+        if painted is not None or last:
+            self.select_node(painted.id if painted is not None else last[0])
+        self.paint.restore()
         if project.report:
             self.notify("Opened with problems:\n" + "\n".join(project.report))
 
@@ -313,6 +379,7 @@ class MainWindow(QMainWindow):
         self.settings.save()
         self.prompt_panel.set_recent(self.settings.recent_prompts)
         current = self.history.current()
+        sketch = self.paint.sketch_for_generate() if self.right.currentWidget() is self.paint.canvas else None
         request = RenderRequest(
             prompt=prompt,
             seed=self.prompt_panel.seed_value(),
@@ -320,10 +387,21 @@ class MainWindow(QMainWindow):
             size=self.settings.size,
             model=self.settings.model or None,
             parents=(current,) if current else (),
+            sketch=sketch,
+            kind="paint" if sketch else "generate",
         )
         self._latest_stamp = self.worker.submit(request)
         self.statusBar().showMessage("Rendering…")
         return self._latest_stamp
+
+    def submit_commit(self, request: RenderRequest) -> int:
+        """Work that must not be superseded (keep, masked regeneration, sound edits): queued in order."""
+        self._latest_stamp = self.worker.submit(replace(request, queued=True, lane="commit"))
+        self.statusBar().showMessage("Rendering…")
+        return self._latest_stamp
+
+    def show_paint(self) -> None:
+        self.right.setCurrentWidget(self.paint.canvas)
 
     def _generate_prompt(self, prompt: str) -> None:
         self.prompt_panel.set_recipe(prompt, self.prompt_panel.seed_value())
@@ -395,6 +473,7 @@ class MainWindow(QMainWindow):
         self.history.select(node_id)
         self.grid.select_node(node_id)
         self.view.set_image(self.image_for(node))
+        self.paint.show_node(node)
 
     def open_large(self, node_id: str) -> None:
         node = self.project.node(node_id)
@@ -499,12 +578,41 @@ class MainWindow(QMainWindow):
             self.notify("Select an image to export first.")
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export PNG", f"{node_id[:8]}.png", "PNG images (*.png)")
-        if path:
-            self.export_png(node_id, Path(path))
+        if not path:
+            return
+        current = self.project.node(node_id).recipe.size
+        sizes = [f"{current} px (as shown)", *(f"{s} px" for s in EXPORT_SIZES if s != current)]
+        choice, ok = QInputDialog.getItem(self, "Export PNG", "Size:", sizes, 0, False)
+        if ok:
+            self.export_png(node_id, Path(path), size=int(choice.split()[0]))
 
-    def export_png(self, node_id: str, path: Path) -> bool:
-        """Write the node's image as PNG, with its recipe unless the privacy setting is on."""
+    def export_png_sized(self, node_id: str, path: Path, size: int) -> int:
+        """Re-render the node's recipe at another size in the worker (upscaler, then resize)."""
         node = self.project.node(node_id)
+        recipe = node.recipe.replace(size=size)
+        private = self.settings.privacy
+
+        def run(pipe, project, _progress) -> str:
+            image = pipe.render([recipe], project.assets)[0]
+            path.write_bytes(encode_png(image, None if private else recipe))
+            return f"Exported {path} ({size} px)"
+
+        stamp = self.worker.submit(Job(run=run, lane="export"))
+        self._export_stamps.add(stamp)
+        return stamp
+
+    def _on_job_done(self, stamp: int, result) -> None:
+        if stamp in self._export_stamps:
+            self._export_stamps.discard(stamp)
+            self.statusBar().showMessage(str(result), 5000)
+
+    def export_png(self, node_id: str, path: Path, size: int | None = None) -> bool:
+        """Write the node's image as PNG, with its recipe unless the privacy setting is on; another
+        size re-renders the recipe at that size in the worker."""
+        node = self.project.node(node_id)
+        if size is not None and size != node.recipe.size:
+            self.export_png_sized(node_id, path, size)
+            return True
         image = self.image_for(node).convertToFormat(QImage.Format.Format_RGB888)
         pixels = qimage_to_array(image)
         try:
@@ -575,7 +683,10 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self._runner.stop()
+        self.sound.panel.stop_all()
+        for signal in (self.worker.finished, self.worker.preview, self.worker.job_done):
+            signal.disconnect()  # results still queued for this window have nowhere to go
+        self._runner.stop()  # the canvas sketch is already saved in the project (paint.restore)
         for window in list(self._windows):
             window.close()
         self.project.close()  # idempotent

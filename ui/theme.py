@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 ACCENT = "#5b9cf5"
 BG = "#1e1f22"
@@ -62,3 +62,10 @@ def apply_dark_theme(app: QApplication) -> None:
         pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#5d6168"))
     app.setPalette(pal)
     app.setStyleSheet(QSS)
+
+
+def set_tooltip_deep(widget: QWidget, text: str) -> None:
+    """A tooltip on a compound widget and its parts (superqt's labeled sliders have an inner spin box)."""
+    widget.setToolTip(text)
+    for child in widget.findChildren(QWidget):
+        child.setToolTip(text)

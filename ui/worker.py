@@ -1,8 +1,10 @@
 """The one inference thread: owns the Pipeline, renders, commits nodes, and drops stale requests.
 
-Like stylegan3's AsyncRenderer, only the newest pending request is kept: while the running one
-finishes, older pending requests are replaced. Nodes are committed (durably) here, off the UI
-thread, and only then announced, so the UI never shows an image that is not in the project.
+Like stylegan3's AsyncRenderer, a newer request replaces an older *pending* one of the same lane
+(typing a new prompt, every paint stroke and every live sound frame supersede the previous one),
+while requests that must not be lost (capture, apply a sound, regenerate in a mask, analyse a
+sound, animate) queue in order. Nodes are committed (durably) here, off the UI thread, and only
+then announced, so the UI never shows an image that is not in the project.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import io
 import itertools
 import logging
 import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from studio.inference.pipeline import Pipeline
+from studio.inference.pipeline import AssetSource, MemoryAssets, Pipeline
 from studio.project.store import Node, Project
 from studio.recipe import Recipe
 
@@ -31,7 +36,13 @@ NO_GENERATOR_HINT = (
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """One unit of work: either prompt + seed + count, or explicit recipes (import, re-render)."""
+    """One unit of work: either prompt + seed + count, or explicit recipes (import, re-render).
+
+    `commit=False` renders a preview (live paint or sound) that is shown, not stored; `live_sound`
+    (mono samples at the sound encoder's rate) moves the conditioning toward the sound by
+    `strength`; `memory_assets` are assets a preview uses that the project does not hold yet.
+    `lane` groups requests that supersede each other; `queued=True` requests never do.
+    """
 
     prompt: str = ""
     seed: int = 1
@@ -41,7 +52,38 @@ class RenderRequest:
     kind: str = "generate"
     parents: tuple[str, ...] = ()
     recipes: tuple[Recipe, ...] = ()
+    sketch: str | None = None  # asset id of a painted sketch the prompt's variations follow
+    commit: bool = True
+    live_sound: Any = None
+    strength: float = 0.0
+    memory_assets: tuple[tuple[str, bytes], ...] = ()
+    lane: str = "render"
+    queued: bool = False
     stamp: int = 0
+
+
+@dataclass(frozen=True)
+class Job:
+    """Other work for the inference thread (analyse a sound, segment an image, animate): `run(pipe,
+    project, progress)` returns a result handed to `done`; progress(done, total) → keep going."""
+
+    run: Callable[..., Any]
+    lane: str = "job"
+    queued: bool = True
+    stamp: int = 0
+
+
+class LayeredAssets:
+    """A preview's own assets first, then the project's."""
+
+    def __init__(self, memory: MemoryAssets, project: AssetSource) -> None:
+        self.memory, self.project = memory, project
+
+    def get(self, sha: str) -> bytes:
+        try:
+            return self.memory.get(sha)
+        except KeyError:
+            return self.project.get(sha)
 
 
 @dataclass(frozen=True)
@@ -72,13 +114,16 @@ class InferenceWorker(QObject):
     unavailable = Signal(str)  # no usable generator: a message saying what to install
     stats = Signal(str, str, float)  # provider, model name, ms per image
     notice = Signal(str)  # e.g. CUDA fell back to CPU
+    preview = Signal(int, object, object)  # stamp, HxWx3 uint8 image, its Recipe (not committed)
+    job_done = Signal(int, object)  # stamp, what a Job returned
+    job_progress = Signal(int, int, int)  # stamp, done, total
     _wake = Signal()
 
     def __init__(self, device: str = "auto") -> None:
         super().__init__()
         self._lock = threading.Lock()
         self._stamps = itertools.count(1)
-        self._pending: RenderRequest | None = None
+        self._pending: deque[RenderRequest | Job] = deque()
         self._cancelled_upto = 0
         self._project: Project | None = None
         self._device = device
@@ -87,19 +132,25 @@ class InferenceWorker(QObject):
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
     # --- any thread ---------------------------------------------------------------------------
-    def submit(self, request: RenderRequest) -> int:
-        """Queue a request, replacing any older pending one; returns its stamp."""
+    def submit(self, request: RenderRequest | Job) -> int:
+        """Queue a request, replacing older pending ones of its lane unless queued; returns its stamp."""
         with self._lock:
             stamp = next(self._stamps)
-            self._pending = replace(request, stamp=stamp)
+            if not request.queued:
+                self._pending = deque(p for p in self._pending if p.queued or p.lane != request.lane)
+            self._pending.append(replace(request, stamp=stamp))
         self._wake.emit()
         return stamp
 
     def cancel(self) -> None:
         """Drop pending work and the result of the running request (it will not be committed)."""
         with self._lock:
-            self._pending = None
+            self._pending.clear()
             self._cancelled_upto = next(self._stamps)
+
+    def is_cancelled(self, stamp: int) -> bool:
+        with self._lock:
+            return stamp <= self._cancelled_upto
 
     def set_project(self, project: Project | None) -> None:
         with self._lock:
@@ -120,17 +171,40 @@ class InferenceWorker(QObject):
     def _drain(self) -> None:
         pipe = self._ensure_pipeline()
         with self._lock:
-            request, self._pending = self._pending, None
+            request = self._pending.popleft() if self._pending else None
+            more = bool(self._pending)
+        if more:  # one request per event, so cancel() and newer submits get a say in between
+            self._wake.emit()
         if request is None:
             return
         if pipe is None:
             self.failed.emit(request.stamp, NO_GENERATOR_HINT)
             return
         try:
-            self._run(pipe, request)
+            if isinstance(request, Job):
+                self._run_job(pipe, request)
+            else:
+                self._run(pipe, request)
         except Exception as exc:  # a worker must never raise into Qt's event loop
-            log.exception("render failed")
-            self.failed.emit(request.stamp, f"Rendering failed: {exc}")
+            log.exception("request failed")
+            what = "Rendering" if isinstance(request, RenderRequest) else "The task"
+            self.failed.emit(request.stamp, f"{what} failed: {exc}")
+
+    def _run_job(self, pipe: Pipeline, job: Job) -> None:
+        self.started.emit(job.stamp)
+        with self._lock:
+            project = self._project
+
+        def progress(done: int, total: int) -> bool:
+            self.job_progress.emit(job.stamp, done, total)
+            return not self.is_cancelled(job.stamp)
+
+        result = job.run(pipe, project, progress)
+        self._forward_notices(pipe)
+        if self.is_cancelled(job.stamp):
+            self.cancelled.emit(job.stamp)
+            return
+        self.job_done.emit(job.stamp, result)
 
     def _ensure_pipeline(self) -> Pipeline | None:
         with self._lock:
@@ -161,8 +235,25 @@ class InferenceWorker(QObject):
         recipes = list(request.recipes) or pipe.recipes_for(
             request.prompt, seed=request.seed, count=request.count, model=request.model, size=request.size
         )
-        images = pipe.render(recipes, assets=project.assets)
+        if request.sketch is not None:
+            recipes = [r.replace(sketch=request.sketch) for r in recipes]
+        if request.live_sound is not None:
+            info = pipe.registry.get(recipes[0].model)
+            vector = pipe.conditioning(info, recipes[0].prompt, request.live_sound, request.strength).tolist()
+            recipes = [r.replace(extra={**r.extra, "text_embedding": vector}) for r in recipes]
+        assets: AssetSource = project.assets
+        if request.memory_assets:
+            memory = MemoryAssets()
+            for _sha, data in request.memory_assets:
+                memory.put(data)
+            assets = LayeredAssets(memory, project.assets)
+        images = pipe.render(recipes, assets=assets, preview=not request.commit)
         self._forward_notices(pipe)
+        if not request.commit:
+            if not self.is_cancelled(request.stamp):
+                self.stats.emit(pipe.provider, recipes[0].model, float(pipe.last_ms_per_image))
+                self.preview.emit(request.stamp, images[0], recipes[0])
+            return
         pngs = [png_bytes(image) for image in images]
         with self._lock:
             dropped = request.stamp <= self._cancelled_upto or project is not self._project

@@ -3,6 +3,8 @@
 Attribute accuracy is judged by `Judge` on 64 px renders from the eval-split captions (phrasings
 never used in training), text-only and with the scene's label map, next to the judge's accuracy
 on the real renderer images (its ceiling). Diversity is the mean per-pixel spread across seeds.
+Sketch fidelity (with an installed segmenter) is the mIoU between each held-out label map and the
+segmentation of the image generated from it, next to the segmenter's mIoU on the real renders.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import numpy as np
 from PIL import Image
 
+from studio.eval.fidelity import sketch_fidelity
 from studio.eval.judge import train_judge
 from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.world.scene import render_scenes
@@ -49,14 +52,34 @@ def evaluate(
         np.stack(pipe.render(pipe.recipes_for(p, seed=1, count=4, model=model, size=size))).std(0).mean()
         for p in prompts
     ]
-    return {
+    result = {
         "model": model,
         "n_prompts": n,
         "judge_on_real_renders": judge.accuracy(scenes.images, scenes.attributes),
         "text_only": judge.accuracy(text_only, scenes.attributes),
         "text_and_sketch": judge.accuracy(with_sketch, scenes.attributes),
         "diversity_pixel_std": round(float(np.mean(spread)) / 255, 4),
+        "sketch_fidelity": sketch_fidelity(pipe, info, scenes.labels, with_sketch, scenes.images),
         "chance": {"time": 1 / 7, "weather": 1 / 7},
+    }
+    result.update(_sound(pipe, info, judge, max(4, n // 8)))
+    return result
+
+
+def _sound(pipe: Pipeline, info, judge, n: int) -> dict:
+    """Sound-edit success and zero-shot listening, when a sound encoder is installed."""
+    from studio.eval.sound import sound_edit_metrics, sound_metrics
+    from studio.inference.manifest import ModelError
+
+    try:
+        pipe.audio_encoder_for(info)
+    except ModelError:
+        return {}
+    return {
+        "sound_edit": sound_edit_metrics(pipe, info.name, judge, n=n),
+        "listen": sound_metrics(
+            lambda samples: pipe.encode_sound(info, samples), lambda texts: pipe.encode_text(info, texts)
+        ),
     }
 
 
@@ -72,4 +95,35 @@ def format_table(result: dict) -> str:
         rows.append((key, f"{result[key]['time']:.2f}", f"{result[key]['weather']:.2f}"))
     lines = [f"{a:<24}{b:>8}{c:>10}" for a, b, c in rows]
     lines.append(f"diversity (pixel std across seeds, 0–1): {result['diversity_pixel_std']}")
+    fidelity = result.get("sketch_fidelity")
+    if fidelity is None:
+        lines.append("sketch fidelity: no segmenter installed for this generator's label classes")
+    else:
+        lines.append(
+            f"sketch fidelity ({fidelity['segmenter']}): mIoU {fidelity['generated']['miou']:.2f} "
+            f"(pixel acc {fidelity['generated']['pixel_accuracy']:.2f}); "
+            f"ceiling on real renders mIoU {fidelity['real_renders']['miou']:.2f} "
+            f"(pixel acc {fidelity['real_renders']['pixel_accuracy']:.2f})"
+        )
+    edit = result.get("sound_edit")
+    if edit:
+        lines.append(
+            f"sound edits (strength {edit['strength']}): judge sees the sound's attribute "
+            f"{edit['mean']['before']:.2f} before → {edit['mean']['after']:.2f} after"
+            + (f", layout kept {edit['mean']['layout_kept']:.2f}" if "layout_kept" in edit["mean"] else "")
+        )
+        for kind, row in edit["per_sound"].items():
+            lines.append(f"  {kind:<16}{row['attribute']:<18}{row['before']:.2f} → {row['after']:.2f}")
+    listen = result.get("listen")
+    if listen:
+        real = listen.get("listen_top1_real_recordings")
+        lines.append(
+            f"listen (zero-shot top-1): held-out synthesised {listen['listen_top1_synthetic_heldout']:.2f}"
+            + (
+                f", real recordings {real:.2f} ({listen['real_recordings']} files)"
+                if real is not None
+                else ""
+            )
+            + f", chance {listen['listen_chance']:.2f}"
+        )
     return "\n".join(lines)

@@ -16,14 +16,19 @@ import onnxruntime as ort
 import torch
 
 from studio.hashing import sha256_file
+from studio.inference.segmenter import confusion, scores, to_input
 from studio.training.config import TrainConfig
 from studio.training.loop import load_checkpoint
 from studio.training.nets import TEXT_DIM, Generator, Upscaler
+from studio.training.segmenter import SegmenterNet
 from studio.world.classes import LABEL_CLASSES, NUM_CLASSES
+from studio.world.scene import render_scenes
 
 log = logging.getLogger(__name__)
 OPSET = 17
 EMBEDDING_SPACE = "minilm-l6-v2"
+SEGMENTER_HELDOUT_SEED = 30_000  # far from every training stream's seeds
+OUTPUT_NAMES = {"generator": "image", "upscaler": "upscaled", "segmenter": "logits"}
 EXAMPLE_PROMPTS = [
     "a misty lake under snowy mountains at dawn",
     "sunset over the sea with pink clouds",
@@ -53,20 +58,26 @@ def build_model(state: dict) -> tuple[torch.nn.Module, TrainConfig, tuple[torch.
             labels,
         )
         return net.eval(), cfg, inputs, ["z", "text", "labels"]
+    if cfg.kind == "segmenter":
+        seg = SegmenterNet(cfg.ngf)
+        seg.load_state_dict(state["S"])
+        return seg.eval(), cfg, (torch.rand(2, 3, cfg.resolution, cfg.resolution) * 2 - 1,), ["image"]
     net = Upscaler(cfg.scale)
     net.load_state_dict(state["U_ema"])
     return net.eval(), cfg, (torch.rand(2, 3, cfg.resolution, cfg.resolution) * 2 - 1,), ["image"]
 
 
 def export_checkpoint(
-    checkpoint: Path, out: Path, metrics: dict | None = None, license_: str = "MIT"
+    checkpoint: Path, out: Path, metrics: dict | None = None, license_: str = "MIT", heldout: int = 256
 ) -> dict:
-    """Write OUT.onnx and OUT.json from a training checkpoint; returns the manifest."""
+    """Write OUT.onnx and OUT.json from a training checkpoint; returns the manifest.
+
+    A segmenter is also scored on `heldout` eval-split renders it never saw."""
     state = load_checkpoint(checkpoint)
     net, cfg, inputs, names = build_model(state)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx_path = out.with_suffix(".onnx")
-    output = "image" if cfg.kind == "generator" else "upscaled"  # ONNX names must differ from inputs
+    output = OUTPUT_NAMES[cfg.kind]  # ONNX names must differ from inputs
     dynamic = {n: {0: "N"} for n in [*names, output]}
     torch.onnx.export(
         net,
@@ -79,6 +90,11 @@ def export_checkpoint(
         dynamo=False,
     )
     max_diff = parity(net, inputs, names, onnx_path)
+    if cfg.kind == "segmenter":
+        metrics = {
+            "heldout_renders": segmenter_heldout_scores(onnx_path, cfg.resolution, heldout),
+            **(metrics or {}),
+        }
     manifest = make_manifest(out.name, cfg, state, onnx_path, max_diff, metrics or {}, license_)
     out.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")
     log.info("exported %s (parity max abs diff %.2e)", onnx_path, max_diff)
@@ -95,6 +111,39 @@ def parity(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], names: list[s
     if diff > 1e-3:
         raise RuntimeError(f"ONNX parity check failed: max abs diff {diff:.3g} > 1e-3")
     return diff
+
+
+def segmenter_heldout_scores(onnx_path: Path, resolution: int, n: int) -> dict:
+    """Pixel accuracy and IoU through onnxruntime on held-out renders, clean and blurred like a
+    generator output (downscaled ×2 and back), so the manifest states what the shipped file does."""
+    from PIL import Image
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    scenes = render_scenes(n, seed=SEGMENTER_HELDOUT_SEED, size=resolution, split="eval")
+    half = max(1, resolution // 2)
+    blurred = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(im)
+                .resize((half, half), Image.Resampling.BILINEAR)
+                .resize((resolution, resolution), Image.Resampling.BILINEAR)
+            )
+            for im in scenes.images
+        ]
+    )
+    names = [c.name for c in LABEL_CLASSES]
+    result: dict = {"n": n, "seed": SEGMENTER_HELDOUT_SEED, "split": "eval"}
+    for key, images in (("clean", scenes.images), ("blurred", blurred)):
+        predicted = np.concatenate(
+            [
+                session.run(["logits"], {"image": to_input(list(images[i : i + 64]), resolution)})[0].argmax(
+                    1
+                )
+                for i in range(0, n, 64)
+            ]
+        )
+        result[key] = scores(confusion(predicted, scenes.labels, NUM_CLASSES), names)
+    return result
 
 
 def make_manifest(
@@ -122,6 +171,20 @@ def make_manifest(
         "metrics": {"onnx_parity_max_abs_diff": max_diff, **metrics},
     }
     r = cfg.resolution
+    label_classes = [
+        {"index": c.index, "name": c.name, "display": c.display, "color": list(c.color)}
+        for c in LABEL_CLASSES
+    ]
+    if cfg.kind == "segmenter":
+        return {k: v for k, v in common.items() if k != "embedding_space"} | {
+            "description": "Image → label map (small U-Net): sketches from pictures; sketch fidelity.",
+            "resolution": r,
+            "label_classes": label_classes,
+            "inputs": [_io("image", ["N", 3, r, r], "RGB image in [-1, 1], resized to resolution")],
+            "outputs": [
+                _io("logits", ["N", NUM_CLASSES, r, r], "class scores; argmax over axis 1 = label map")
+            ],
+        }
     if cfg.kind == "upscaler":
         return common | {
             "description": f"×{cfg.scale} super-resolution for generator outputs (SRResNet-style).",
@@ -135,10 +198,7 @@ def make_manifest(
         "resolution": r,
         "z_dim": cfg.z_dim,
         "upscaler": "landscape_sr",
-        "label_classes": [
-            {"index": c.index, "name": c.name, "display": c.display, "color": list(c.color)}
-            for c in LABEL_CLASSES
-        ],
+        "label_classes": label_classes,
         "example_prompts": EXAMPLE_PROMPTS,
         "concepts": _concepts(),
         "inputs": [

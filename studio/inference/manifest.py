@@ -14,7 +14,7 @@ from typing import Any
 
 from studio.world.classes import LabelClass
 
-KINDS = ("generator", "text_encoder", "audio_encoder", "upscaler")
+KINDS = ("generator", "text_encoder", "audio_encoder", "upscaler", "segmenter")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -198,7 +198,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ModelError(f"{path.name}: cannot read manifest: {exc.strerror or exc}") from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ModelError(f"{path.name}: manifest is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ModelError(f"{path.name}: manifest must be a JSON object")
@@ -222,7 +222,7 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
     if not _SHA_RE.match(sha):
         raise c.fail("sha256", "must be 64 hexadecimal characters")
     inputs, outputs = c.tensors("inputs"), c.tensors("outputs")
-    space = c.get("embedding_space", str, required=kind != "upscaler")
+    space = c.get("embedding_space", str, required=kind not in ("upscaler", "segmenter"))
     allow_custom = c.get("allow_custom_ops", bool, required=False, default=False)
     for key, kinds in (("description", str), ("training", dict), ("metrics", dict)):
         c.get(key, kinds, required=False)
@@ -236,6 +236,10 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
         extra.update(_text_encoder_fields(c, path, inputs, outputs))
     elif kind == "upscaler":
         extra.update(_upscaler_fields(c, inputs, outputs))
+    elif kind == "segmenter":
+        extra.update(_segmenter_fields(c, inputs, outputs))
+    elif kind == "audio_encoder":
+        extra.update(_audio_encoder_fields(c, inputs, outputs))
     return ModelInfo(
         name=name,
         version=version,
@@ -311,3 +315,48 @@ def _upscaler_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple
         c.dim_matches(image_in, "inputs", axis, resolution, "resolution")
         c.dim_matches(image_out, "outputs", axis, resolution * scale, "resolution * scale")
     return {"resolution": resolution, "scale": scale}
+
+
+def _segmenter_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> dict:
+    """image [N,3,R,R] in [-1, 1] → logits [N,C,R,R], C = len(label_classes)."""
+    resolution = c.positive_int("resolution")
+    classes = c.label_classes()
+    image = c.require_tensor(inputs, "inputs", "image", 4)
+    logits = c.require_tensor(outputs, "outputs", "logits", 4)
+    c.dim_matches(image, "inputs", 1, 3, "the number of colour channels")
+    c.dim_matches(logits, "outputs", 1, len(classes), "the number of label_classes")
+    for axis in (2, 3):
+        c.dim_matches(image, "inputs", axis, resolution, "resolution")
+        c.dim_matches(logits, "outputs", axis, resolution, "resolution")
+    return {"resolution": resolution, "label_classes": classes}
+
+
+def _audio_encoder_fields(
+    c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]
+) -> dict:
+    """mel [N, n_mels, T] → embedding [N, D]. The app computes the features itself (studio.audio.mel),
+    so a model trained on other features would get wrong inputs silently: refuse it instead."""
+    from studio.audio import mel as app_mel
+
+    if c.positive_int("sample_rate") != app_mel.SAMPLE_RATE:
+        raise c.fail("sample_rate", f"must be {app_mel.SAMPLE_RATE} (the rate the app computes features at)")
+    window = c.get("window_seconds", (int, float))
+    if isinstance(window, bool) or not 0.1 <= float(window) <= 30.0:
+        raise c.fail("window_seconds", f"must be a number of seconds from 0.1 to 30, not {window!r}")
+    mel = c.require_tensor(inputs, "inputs", "mel", 3)
+    features = c.get("features", dict)
+    for key in ("n_fft", "win", "hop", "n_mels", "fmin", "fmax"):
+        expected = getattr(app_mel, key.upper())
+        if features.get(key) != expected:
+            raise c.fail(f"features.{key}", f"is {features.get(key)!r}; the app's log-mel uses {expected}")
+    c.dim_matches(mel, "inputs", 1, app_mel.N_MELS, "features.n_mels")
+    embedding = c.require_tensor(outputs, "outputs", "embedding", 2)
+    labels = c.get("listen_labels", list, required=False, default=[])
+    for i, label in enumerate(labels):
+        if not isinstance(label, dict) or not isinstance(label.get("display"), str):
+            raise c.fail(f"listen_labels[{i}]", "must be an object with a display name and prompts")
+        prompts = label.get("prompts")
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+            raise c.fail(f"listen_labels[{i}].prompts", "must be a non-empty list of strings")
+    dim = embedding.shape[1]
+    return {"dim": dim if isinstance(dim, int) and dim > 0 else None}

@@ -18,6 +18,9 @@ from typing import Protocol
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from studio.audio.io import AudioError, read_audio
+from studio.inference.audio_encoder import AudioEncoder, blend_toward
+from studio.inference.compose import MaskError, composite, read_mask
 from studio.inference.engine import Engine
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.registry import ModelRegistry
@@ -47,7 +50,8 @@ class MemoryAssets:
     def __init__(self) -> None:
         self._files: dict[str, bytes] = {}
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes, ext: str = "bin") -> str:
+        """Same signature as a project's store; `ext` only matters on disk."""
         sha = hashlib.sha256(data).hexdigest()
         self._files[sha] = data
         return sha
@@ -64,6 +68,7 @@ class Pipeline:
         self.engine = Engine(device)
         self.last_ms_per_image = 0.0
         self._encoders: dict[Path, tuple[object, TextEncoder]] = {}
+        self._sound_embeddings: dict[tuple[Path, str], np.ndarray] = {}
         self._notices: list[str] = []
 
     @property
@@ -119,8 +124,44 @@ class Pipeline:
         except TextEncoderError as exc:
             raise ModelError(str(exc)) from exc
 
-    def render(self, recipes: Sequence[Recipe], assets: AssetSource | None = None) -> list[np.ndarray]:
-        """HxWx3 uint8 images, in the order of `recipes`; one batched generator run per model."""
+    def audio_encoder_for(self, info: ModelInfo) -> ModelInfo:
+        """The newest installed audio encoder of the generator's embedding space."""
+        found = [
+            m
+            for m in self.registry.models()
+            if m.kind == "audio_encoder" and m.embedding_space == info.embedding_space
+        ]
+        if not found:
+            raise ModelError(
+                f"{info.name} has no sound encoder of embedding space {info.embedding_space!r} installed"
+            )
+        return max(found, key=lambda m: m.version_key)
+
+    def encode_sound(self, info: ModelInfo, samples: np.ndarray) -> np.ndarray:
+        """A sound (mono float32 at the encoder's rate) as a [D] vector in the generator's text space."""
+        audio_info = self.audio_encoder_for(info)
+        return AudioEncoder(self.engine.session(audio_info.path), audio_info).embed(samples)
+
+    def sound_rate(self, info: ModelInfo) -> int:
+        return int(self.audio_encoder_for(info).manifest.get("sample_rate", 16000))
+
+    def conditioning(
+        self, info: ModelInfo, prompt: str, sound: np.ndarray | None, strength: float
+    ) -> np.ndarray:
+        """The text vector a sound edit renders with: the prompt moved toward the sound by `strength`."""
+        text = self.encode_text(info, [prompt])[0]
+        if sound is None or strength == 0:
+            return text
+        return blend_toward(text, self.encode_sound(info, sound), strength)
+
+    def render(
+        self, recipes: Sequence[Recipe], assets: AssetSource | None = None, preview: bool = False
+    ) -> list[np.ndarray]:
+        """HxWx3 uint8 images, in the order of `recipes`; one batched generator run per model.
+
+        `preview` skips the upscaler (a plain resize instead): live paint and sound frames trade
+        detail for speed; committed nodes are always rendered in full.
+        """
         start = time.perf_counter()
         images: list[np.ndarray | None] = [None] * len(recipes)
         groups: dict[str, list[int]] = {}
@@ -135,7 +176,7 @@ class Pipeline:
             for chunk_start in range(0, len(indices), MAX_BATCH):
                 chunk = indices[chunk_start : chunk_start + MAX_BATCH]
                 for i, image in zip(
-                    chunk, self._render_group(info, [recipes[i] for i in chunk], assets), strict=True
+                    chunk, self._render_group(info, [recipes[i] for i in chunk], assets, preview), strict=True
                 ):
                     images[i] = image
         if recipes:
@@ -143,7 +184,7 @@ class Pipeline:
         return [image for image in images if image is not None]
 
     def _render_group(
-        self, info: ModelInfo, recipes: list[Recipe], assets: AssetSource | None
+        self, info: ModelInfo, recipes: list[Recipe], assets: AssetSource | None, preview: bool = False
     ) -> list[np.ndarray]:
         for recipe in recipes:
             if recipe.model_version != info.version:
@@ -155,7 +196,7 @@ class Pipeline:
         assert info.z_dim is not None and info.resolution is not None  # guaranteed by the manifest schema
         feeds: dict[str, np.ndarray] = {
             "z": np.stack([self._latent(r, info.z_dim) for r in recipes]),
-            "text": self._text(info, recipes),
+            "text": self._text(info, recipes, assets),
         }
         n, res = len(recipes), info.resolution
         if info.input("labels") is not None:
@@ -165,13 +206,14 @@ class Pipeline:
         if info.input("image") is not None:
             feeds["image"] = np.zeros((n, 3, res, res), dtype=np.float32)
         images = self.engine.run(info.path, feeds)[info.image_output]
-        upscaler = self.registry.upscaler_for(info)
+        upscaler = None if preview else self.registry.upscaler_for(info)
         bigger = [i for i, r in enumerate(recipes) if r.size > res]
         upscaled: dict[int, np.ndarray] = {}
         if upscaler is not None and bigger:
             out = self.engine.run(upscaler.path, {"image": np.ascontiguousarray(images[bigger])})
             upscaled = dict(zip(bigger, out[upscaler.image_output], strict=True))
-        return [_to_uint8(upscaled.get(i, images[i]), r.size) for i, r in enumerate(recipes)]
+        out = [_to_uint8(upscaled.get(i, images[i]), r.size) for i, r in enumerate(recipes)]
+        return [_masked(out[i], r, assets) if r.mask else out[i] for i, r in enumerate(recipes)]
 
     def _notice(self, text: str) -> None:
         if text not in self._notices:
@@ -185,7 +227,20 @@ class Pipeline:
         except RecipeError as exc:
             raise PipelineError(str(exc)) from exc
 
-    def _text(self, info: ModelInfo, recipes: list[Recipe]) -> np.ndarray:
+    def _recipe_sound(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
+        """The embedding of a recipe's sound asset (cached per encoder and sound)."""
+        audio_info = self.audio_encoder_for(info)
+        key = (audio_info.path, recipe.sound or "")
+        if key not in self._sound_embeddings:
+            data = _asset(assets, recipe.sound or "", "sound")
+            try:
+                audio = read_audio(data, rate=int(audio_info.manifest.get("sample_rate", 16000)))
+            except AudioError as exc:
+                raise PipelineError(f"the recipe's sound cannot be used: {exc}") from exc
+            self._sound_embeddings[key] = self.encode_sound(info, audio.samples)
+        return self._sound_embeddings[key]
+
+    def _text(self, info: ModelInfo, recipes: list[Recipe], assets: AssetSource | None) -> np.ndarray:
         spec = info.input("text")
         dim = (
             spec.shape[1]
@@ -197,6 +252,9 @@ class Pipeline:
         if todo:
             encoded = self.encode_text(info, [recipes[i].prompt for i in todo])
             for i, vector in zip(todo, encoded, strict=True):
+                recipe = recipes[i]
+                if recipe.sound is not None and recipe.strength != 0:
+                    vector = blend_toward(vector, self._recipe_sound(info, recipe, assets), recipe.strength)
                 rows[i] = vector
         text = np.stack([row for row in rows if row is not None]).astype(np.float32)
         if dim is not None and text.shape[1] != dim:
@@ -247,6 +305,20 @@ def _explicit_embedding(recipe: Recipe, dim: int | None) -> np.ndarray | None:
             f"recipe extra 'text_embedding' has {vector.shape[0]} values, the model wants {dim}"
         )
     return vector
+
+
+def _masked(image: np.ndarray, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
+    """Masked regeneration: the new render only inside the recipe's mask, over its base image."""
+    base_id = recipe.extra.get("base_image")
+    if not isinstance(base_id, str):
+        raise PipelineError("a masked recipe needs extra 'base_image' (the image it edits)")
+    try:
+        mask = read_mask(_asset(assets, recipe.mask or "", "mask"), recipe.size)
+        base = Image.open(io.BytesIO(_asset(assets, base_id, "base image")))
+        base_pixels = np.asarray(base.convert("RGB"))
+    except (MaskError, UnidentifiedImageError, OSError) as exc:
+        raise PipelineError(f"the masked edit cannot be rendered: {exc}") from exc
+    return composite(base_pixels, image, mask)
 
 
 def _asset(assets: AssetSource | None, sha: str, what: str) -> bytes:

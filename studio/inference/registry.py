@@ -265,6 +265,19 @@ class ModelRegistry:
         except ModelError:
             return None
 
+    def segmenter_for(self, info: ModelInfo) -> ModelInfo | None:
+        """A segmenter that speaks the generator's label classes (same names in the same order),
+        preferring one at the generator's resolution, then the newest; None when there is none."""
+        names = [c.name for c in info.label_classes]
+        fits = [
+            m
+            for m in self._models.values()
+            if m.kind == "segmenter" and names and [c.name for c in m.label_classes] == names
+        ]
+        if not fits:
+            return None
+        return max(fits, key=lambda m: (m.resolution == info.resolution, m.version_key, m.name))
+
     def _upscaler_checked(self, info: ModelInfo) -> ModelInfo:
         up = self._models.get(info.upscaler or "")
         if up is None or up.kind != "upscaler":

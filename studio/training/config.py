@@ -11,11 +11,11 @@ from pathlib import Path
 @dataclass
 class TrainConfig:
     name: str = "landscape64"
-    kind: str = "generator"  # "generator" or "upscaler"
+    kind: str = "generator"  # "generator", "upscaler" or "segmenter"
     resolution: int = 64  # generator output; for upscalers, the *input* resolution
     scale: int = 4  # upscaler only
     z_dim: int = 64
-    ngf: int = 16
+    ngf: int = 16  # generator base channels; a segmenter's first U-Net level
     ndf: int = 32
     batch: int = 16
     steps: int = 20000

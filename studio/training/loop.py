@@ -25,6 +25,8 @@ from studio.training.data import FolderData, WorldStream
 from studio.training.diffaugment import diff_augment
 from studio.training.nets import Discriminator, Generator, PosteriorEncoder, TrainingGenerator, Upscaler
 from studio.training.samples import save_sample_grid
+from studio.training.segmenter import SegmenterNet, class_weights, colorize, segmenter_step
+from studio.world.scene import render_scenes
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, dict[str, float]], None]
@@ -116,7 +118,10 @@ def train(
     env = init_distributed()
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + env.rank)
-    runner = _generator_run if cfg.kind == "generator" else _upscaler_run
+    runners = {"generator": _generator_run, "upscaler": _upscaler_run, "segmenter": _segmenter_run}
+    if cfg.kind not in runners:
+        raise ValueError(f"config kind must be one of {', '.join(runners)}, not {cfg.kind!r}")
+    runner = runners[cfg.kind]
     try:
         return runner(cfg, out_dir, embed, resume, env, progress or _log_progress, should_stop)
     finally:
@@ -218,7 +223,6 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
 def _fixed_samples(cfg: TrainConfig, embed, device) -> dict[str, torch.Tensor]:
     """A fixed panel (eval captions, half with sketches) to watch training converge."""
     from studio.training.data import to_batch
-    from studio.world.scene import render_scenes
 
     scenes = render_scenes(8, seed=12345, size=cfg.resolution, split="eval")
     batch = to_batch(scenes.images, scenes.labels, embed(scenes.captions))
@@ -273,6 +277,46 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
             if env.main and done % cfg.sample_every == 0:
                 with torch.no_grad():
                     save_sample_grid(U_ema(lo[:4]), hi[:4], out_dir / f"samples-{done:06d}.png")
+            if env.main:
+                progress(done, cfg.steps, metrics)
+    finally:
+        data.stop()
+    return {"step": cfg.steps, "seen": seen, **metrics}
+
+
+def _segmenter_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
+    S = SegmenterNet(cfg.ngf).to(env.device)
+    opt = torch.optim.Adam(S.parameters(), cfg.lr_g)
+    parts = {"S": S, "opt": opt}
+    start, seen, wall = _restore(out_dir, parts) if resume else (0, 0, 0.0)
+    train_s = wrap(S, env)
+    weights = class_weights(render_scenes(256, seed=cfg.seed, size=cfg.resolution).labels).to(env.device)
+    data = make_data(cfg, embed, env)
+    metrics: dict[str, float] = {}
+    t0 = time.time()
+    try:
+        for step in range(start, cfg.steps):
+            if should_stop():
+                break
+            rng = np.random.default_rng([cfg.seed, env.rank, step])
+            b = data.sample(cfg.batch, rng)
+            x, labels = b["image"].to(env.device), b["labels"].argmax(1).to(env.device)
+            gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            for group in opt.param_groups:  # anneal over the last 30% of the run
+                group["lr"] = cfg.lr_g * min(1.0, max(0.05, (cfg.steps - step) / (0.3 * cfg.steps)))
+            metrics = segmenter_step(train_s, opt, x, labels, gen, weights)
+            seen += x.shape[0] * env.world
+            done = step + 1
+            if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
+                _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)
+            if env.main and done % cfg.sample_every == 0:
+                S.eval()
+                with torch.no_grad():
+                    predicted = S(x[:8]).argmax(1)
+                S.train()
+                save_sample_grid(
+                    colorize(predicted), colorize(labels[:8]), out_dir / f"samples-{done:06d}.png"
+                )
             if env.main:
                 progress(done, cfg.steps, metrics)
     finally:

@@ -1,0 +1,95 @@
+"""`studio bench`: speed figures measured side by side in one run (never asserted in tests).
+
+Live figures are what the app's worker does per frame: paint = one generator run with the
+painted sketch at preview quality (no upscaler), sound = log-mel + sound encoder on the last 2 s
++ blend + one generator run. Frames/s is 1000 / median ms of repeated runs.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from studio.inference.pipeline import MemoryAssets, Pipeline
+from studio.inference.sketch import index_png
+
+
+def _median_ms(run: Callable[[], object], repeat: int) -> float:
+    run()  # warm-up: first runs allocate
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def bench(pipe: Pipeline, repeat: int = 10, size: int = 128) -> dict:
+    """Per generator: ms/image at batch 1 and 8 (full quality) and live paint/sound frames/s."""
+    cold = time.perf_counter()
+    info = pipe.default_generator()
+    pipe.warm_up(info.name)
+    pipe.render(pipe.recipes_for("a lake at dawn", count=1, model=info.name, size=size))
+    result: dict = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "provider": pipe.provider,
+        "cold_start_to_first_image_ms": round((time.perf_counter() - cold) * 1000.0, 1),
+        "size": size,
+        "models": {},
+    }
+    for gen in pipe.generators():
+        row: dict = {}
+        for batch in (1, 8):
+            recipes = pipe.recipes_for(
+                "a misty lake under snowy mountains", count=batch, model=gen.name, size=size
+            )
+            row[f"ms_per_image_batch{batch}"] = round(
+                _median_ms(lambda r=recipes: pipe.render(r), repeat) / batch, 2
+            )
+        row.update(_live(pipe, gen.name, repeat, size))
+        result["models"][gen.name] = row
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def _live(pipe: Pipeline, model: str, repeat: int, size: int) -> dict:
+    info = pipe.registry.get(model)
+    res = info.resolution or 64
+    assets = MemoryAssets()
+    labels = np.ones((res, res), np.uint8)
+    labels[res // 2 :] = 6
+    sketch = assets.put(index_png(labels), "png")
+    recipe = pipe.recipes_for("a lake under mountains", count=1, model=model, size=size)[0].replace(
+        sketch=sketch
+    )
+    paint_ms = _median_ms(lambda: pipe.render([recipe], assets, preview=True), repeat)
+    row = {"live_paint_ms": round(paint_ms, 2), "live_paint_fps": round(1000.0 / paint_ms, 1)}
+    try:
+        rate = pipe.sound_rate(info)
+    except Exception:  # no sound encoder installed: no sound figure
+        return row
+    window = np.random.default_rng(0).standard_normal(2 * rate).astype(np.float32) * 0.1
+
+    def sound_frame() -> None:
+        vector = pipe.conditioning(info, recipe.prompt, window, 0.7)
+        pipe.render([recipe.replace(extra={"text_embedding": vector.tolist()})], assets, preview=True)
+
+    sound_ms = _median_ms(sound_frame, repeat)
+    row.update({"live_sound_ms": round(sound_ms, 2), "live_sound_fps": round(1000.0 / sound_ms, 1)})
+    return row
+
+
+def format_bench(result: dict) -> str:
+    lines = [
+        f"provider {result['provider']}, {result['size']} px, cold start to first image "
+        f"{result['cold_start_to_first_image_ms']:.0f} ms, peak RSS {result['peak_rss_mb']:.0f} MB"
+    ]
+    for name, row in result["models"].items():
+        parts = [f"{k} {v}" for k, v in row.items()]
+        lines.append(f"{name}: " + ", ".join(parts))
+    return "\n".join(lines)

@@ -1,0 +1,27 @@
+"""`studio bench [--json out.json]`: speed figures of the installed models on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure ms/image and live frames/s of the installed models")
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument("--repeat", type=int, default=10, help="timed runs per figure (median; default 10)")
+    p.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="compute device")
+    p.set_defaults(run=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from studio.bench import bench, format_bench
+    from studio.inference.pipeline import Pipeline
+
+    result = bench(Pipeline(device=args.device), repeat=max(1, args.repeat), size=args.size)
+    print(format_bench(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0

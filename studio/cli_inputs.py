@@ -1,0 +1,88 @@
+"""Files the `studio generate` options name (sketch, mask, base image, sound) → recipe fields.
+
+Each file is checked and stored as a content-addressed asset (in the project when one is given,
+else in memory), so the PNG written carries a recipe that re-renders exactly from the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from studio.errors import CommandError
+from studio.inference.manifest import ModelInfo
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def recipe_inputs(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> tuple[dict[str, Any], str]:
+    """Recipe changes for --sketch/--mask/--base/--sound/--strength, and the node kind they make."""
+    from studio.inference.compose import read_mask
+    from studio.inference.sketch import mask_warnings, normalise_sketch
+
+    changes: dict[str, Any] = {}
+    kind = "generate"
+    if args.sketch is not None:
+        png, warnings = normalise_sketch(_read(args.sketch, "sketch"), info)
+        _warn(warnings)
+        changes["sketch"] = assets.put(png, "png")
+        kind = "paint"
+    if args.mask is not None or args.base is not None:
+        if args.mask is None or args.base is None:
+            raise CommandError("--mask and --base go together: the mask says where to change the base image")
+        mask_png = _read(args.mask, "mask")
+        _warn(mask_warnings(read_mask(mask_png, info.resolution or 64)))
+        base = _png_of(_read(args.base, "base image"), args.base)
+        changes["mask"] = assets.put(mask_png, "png")
+        changes["extra"] = {"base_image": assets.put(base, "png")}
+        kind = "masked"
+    if args.sound is not None:
+        changes.update(_sound_changes(args, pipe, info, assets))
+        kind = "sound" if kind == "generate" else kind
+    elif args.strength is not None:
+        raise CommandError("--strength needs --sound")
+    return changes, kind
+
+
+def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> dict[str, Any]:
+    from studio.audio.io import AudioError, read_audio, wav_bytes
+    from studio.inference.audio_encoder import loudness_strength
+
+    rate = pipe.sound_rate(info)
+    try:
+        audio = read_audio(_read(args.sound, "sound"), rate=rate, max_seconds=60.0)
+    except AudioError as exc:
+        raise CommandError(f"{args.sound}: {exc}") from exc
+    _warn(list(audio.warnings))
+    strength = loudness_strength(audio.samples) if args.strength is None else args.strength
+    if not np.isfinite(strength) or not 0.0 <= strength <= 2.0:
+        raise CommandError(f"--strength must be a number from 0 to 2, not {args.strength}")
+    return {"sound": assets.put(wav_bytes(audio.samples, rate), "wav"), "strength": round(float(strength), 4)}
+
+
+def _png_of(data: bytes, path: Path) -> bytes:
+    """Any readable image as PNG bytes (a JPEG base is stored losslessly from here on)."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise CommandError(f"{path} is not a readable image: {exc}") from exc
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,151 @@
+"""Sound metrics: zero-shot recognition of held-out clips and real recordings.
+
+A clip counts as recognised when the sound kind whose canonical descriptions (the manifest's
+`listen_labels`) lie closest to the clip's embedding is one of the kinds it contains — the same
+ranking `studio listen` prints. Real recordings from packages (tests/data/sounds, never trained
+on) say whether synthesis taught the encoder anything about real sound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+Embed = Callable[[list[str]], np.ndarray]
+REAL_SOUNDS = Path(__file__).resolve().parents[2] / "tests" / "data" / "sounds"
+
+
+def listen_labels() -> list[dict]:
+    """Each sound kind with display name, canonical prompts and implied scene attributes."""
+    from studio.world.sound_captions import kind_prompts
+    from studio.world.sounds import SOUND_KINDS
+
+    prompts = kind_prompts()
+    return [
+        {"name": k.name, "display": k.display, "prompts": prompts[k.name], "attributes": dict(k.attributes)}
+        for k in SOUND_KINDS
+    ]
+
+
+def label_centres(labels: Sequence[dict], embed_text: Embed) -> np.ndarray:
+    """[K, D] unit centroid of each label's prompt embeddings."""
+    centres = np.stack([embed_text(list(label["prompts"])).mean(axis=0) for label in labels])
+    return centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-8)
+
+
+def zero_shot_top1(
+    sounds: np.ndarray, truths: Sequence[Sequence[str]], labels: Sequence[dict], centres
+) -> float:
+    """Share of clips whose best-scoring label is one of their true kinds."""
+    best = (np.asarray(sounds) @ centres.T).argmax(axis=1)
+    hits = [labels[int(b)]["name"] in truth for b, truth in zip(best, truths, strict=True)]
+    return float(np.mean(hits)) if hits else 0.0
+
+
+# Kinds a listener could not tell apart in a real recording count as one (heavy rain is rain).
+FAMILIES = ({"rain", "heavy_rain"}, {"thunderstorm", "distant_thunder"}, {"wind", "blizzard"})
+
+
+def real_recordings(folder: Path = REAL_SOUNDS) -> list[tuple[Path, tuple[str, ...]]]:
+    """(file, acceptable kinds) for each `KIND__what.wav` in the folder (see its SOURCES.md)."""
+    found = []
+    for path in sorted(folder.glob("*__*.wav")):
+        kind = path.stem.split("__")[0]
+        family = next((f for f in FAMILIES if kind in f), {kind})
+        found.append((path, tuple(sorted(family))))
+    return found
+
+
+def sound_metrics(embed_sound: Callable[[np.ndarray], np.ndarray], embed_text: Embed, n: int = 240) -> dict:
+    """Zero-shot top-1 on held-out synthesised clips (eval wording, unseen seeds) and real files."""
+    from studio.audio.io import read_audio
+    from studio.world.sounds import render_clips
+
+    labels = listen_labels()
+    centres = label_centres(labels, embed_text)
+    clips = render_clips(n, seed=424242, split="eval")
+    synthetic = zero_shot_top1(
+        np.stack([embed_sound(c.samples) for c in clips]), [c.kinds for c in clips], labels, centres
+    )
+    metrics = {
+        "listen_top1_synthetic_heldout": round(synthetic, 3),
+        "listen_chance": round(1 / len(labels), 3),
+    }
+    real = real_recordings()
+    if real:
+        sounds = np.stack([embed_sound(read_audio(path).samples) for path, _ in real])
+        metrics["listen_top1_real_recordings"] = round(
+            zero_shot_top1(sounds, [kinds for _, kinds in real], labels, centres), 3
+        )
+        metrics["real_recordings"] = len(real)
+    return metrics
+
+
+# Sounds whose implied scene the attribute judge can see, and what it should see after the edit.
+EDIT_TARGETS = (
+    ("heavy_rain", "weather", "rainy"),
+    ("thunderstorm", "weather", "stormy"),
+    ("blizzard", "weather", "snowy"),
+    ("birdsong", "time", "morning"),
+    ("owl", "time", "night"),
+    ("crackling_fire", "time", "sunset"),
+)
+
+
+def sound_edit_metrics(
+    pipe, model: str, judge, n: int = 16, strength: float = 0.8, seed: int = 30_000
+) -> dict:
+    """Per sound: how often the judge sees the sound's attribute before vs after a sound edit of
+    held-out prompts that do not ask for it, and how much of the layout the edit kept (pixel
+    agreement of the segmenter's label maps before/after, when a segmenter is installed)."""
+    import torch
+
+    from studio.eval.judge import GROUPS, to_input
+    from studio.inference.audio_encoder import blend_toward
+    from studio.inference.segmenter import Segmenter
+    from studio.world.scene import render_scenes
+    from studio.world.sounds import synth
+
+    info = pipe.registry.get(model)
+    scenes = render_scenes(4 * n, seed=seed, size=16, split="eval")
+    seg_info = pipe.registry.segmenter_for(info)
+    segmenter = Segmenter(pipe.engine, seg_info) if seg_info is not None else None
+    per_sound: dict[str, dict] = {}
+    for k, (kind, group, target) in enumerate(EDIT_TARGETS):
+        captions = [c for c, a in zip(scenes.captions, scenes.attributes, strict=True) if a[group] != target][
+            :n
+        ]
+        base = [
+            r.replace(prompt=c, seed=seed + i)
+            for i, (r, c) in enumerate(
+                zip(pipe.recipes_for("", count=len(captions), model=model, size=64), captions, strict=True)
+            )
+        ]
+        sound = pipe.encode_sound(info, synth(kind, np.random.default_rng(seed + k), seconds=4.0))
+        prompts = pipe.encode_text(info, captions)
+        edited = [
+            r.replace(extra={"text_embedding": blend_toward(p, sound, strength).tolist()})
+            for r, p in zip(base, prompts, strict=True)
+        ]
+        before, after = np.stack(pipe.render(base)), np.stack(pipe.render(edited))
+        with torch.no_grad():
+            seen = [judge(to_input(x))[group].argmax(1).numpy() for x in (before, after)]
+        wanted = GROUPS[group].index(target)
+        row = {
+            "attribute": f"{group}={target}",
+            "before": round(float((seen[0] == wanted).mean()), 3),
+            "after": round(float((seen[1] == wanted).mean()), 3),
+        }
+        if segmenter is not None:
+            maps = [np.stack(segmenter.segment(list(x))) for x in (before, after)]
+            row["layout_kept"] = round(float((maps[0] == maps[1]).mean()), 3)
+        per_sound[kind] = row
+    summary = {
+        "before": round(float(np.mean([r["before"] for r in per_sound.values()])), 3),
+        "after": round(float(np.mean([r["after"] for r in per_sound.values()])), 3),
+    }
+    if segmenter is not None:
+        summary["layout_kept"] = round(float(np.mean([r["layout_kept"] for r in per_sound.values()])), 3)
+    return {"strength": strength, "mean": summary, "per_sound": per_sound}

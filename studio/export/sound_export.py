@@ -1,0 +1,97 @@
+"""Export the sound encoder: ONNX (log-mel in, unit embedding out) + parity + manifest with metrics.
+
+The manifest carries the feature contract (rate, mel parameters, window length) so the app's
+numpy front end computes exactly what the net was trained on, and `listen_labels` so `studio
+listen` can name sounds without the world module.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio.audio import mel
+from studio.audio.io import SAMPLE_RATE
+from studio.eval.sound import listen_labels, sound_metrics
+from studio.export.onnx_export import EMBEDDING_SPACE, OPSET, parity
+from studio.hashing import sha256_file
+from studio.inference.audio_encoder import clip_windows
+from studio.training.audio_features import log_mel_torch
+from studio.training.sound_encoder import SoundConfig, SoundEncoder
+
+
+def _io(name: str, shape: list, meaning: str) -> dict:
+    return {"name": name, "shape": shape, "dtype": "float32", "meaning": meaning}
+
+
+def export_sound_encoder(state: dict, out: Path, embed_text, license_: str = "MIT") -> dict:
+    """Write OUT.onnx + OUT.json from a sound-encoder checkpoint state; returns the manifest."""
+    cfg = SoundConfig.from_dict(json.loads(state["config"]))
+    net = SoundEncoder(cfg.width, cfg.dim)
+    net.load_state_dict(state["net"])
+    net.eval()
+    window = int(cfg.window_seconds * SAMPLE_RATE)
+    features = log_mel_torch(torch.randn(2, window) * 0.1)
+    onnx_path = out.with_suffix(".onnx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        net,
+        (features,),
+        str(onnx_path),
+        input_names=["mel"],
+        output_names=["embedding"],
+        dynamic_axes={"mel": {0: "N", 2: "T"}, "embedding": {0: "N"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    max_diff = parity(net, (features,), ["mel"], onnx_path)
+
+    def embed_sound(samples: np.ndarray) -> np.ndarray:
+        windows = clip_windows(samples, window)
+        with torch.no_grad():
+            vectors = net(torch.from_numpy(mel.log_mel_batch(windows).astype(np.float32))).numpy()
+        mean = vectors.mean(axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-8)
+
+    metrics = {"onnx_parity_max_abs_diff": max_diff, **sound_metrics(embed_sound, embed_text)}
+    manifest = {
+        "name": out.name,
+        "version": f"1.0.{state['step']}",
+        "kind": "audio_encoder",
+        "description": "Sound → text-embedding space (CNN on log-mel, contrastive to caption embeddings).",
+        "embedding_space": EMBEDDING_SPACE,
+        "sha256": sha256_file(onnx_path),
+        "license": license_,
+        "sample_rate": SAMPLE_RATE,
+        "window_seconds": cfg.window_seconds,
+        "features": {
+            "type": "log-mel",
+            "n_fft": mel.N_FFT,
+            "win": mel.WIN,
+            "hop": mel.HOP,
+            "n_mels": mel.N_MELS,
+            "fmin": mel.FMIN,
+            "fmax": mel.FMAX,
+        },
+        "listen_labels": listen_labels(),
+        "inputs": [_io("mel", ["N", mel.N_MELS, "T"], "log-mel (studio.audio.mel.log_mel) of a window")],
+        "outputs": [_io("embedding", ["N", cfg.dim], "unit vector in the text encoder's space")],
+        "training": {
+            "config": cfg.to_dict(),
+            "data": "studio.world.sounds procedural sounds (bank synthesised from the config seed)",
+            "seed": cfg.seed,
+            "steps": state["step"],
+            "clips_seen": state["step"] * cfg.batch,
+            "wall_time_s": round(float(state["wall_time_s"]), 1),
+            "hardware": f"{platform.machine()} CPU, torch {torch.__version__}",
+            "final_losses": state.get("metrics", {}),
+            "reproduce": f"studio train --config configs/{cfg.name}.json",
+        },
+        "metrics": metrics,
+    }
+    out.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest

@@ -1,0 +1,65 @@
+"""Sketch and mask files from outside the app (CLI, imports): checked and normalised with a warning.
+
+Inside the app the canvas writes class-index PNGs, which need no checks. A file from elsewhere
+may be the wrong size or use colours that are not in the model's palette: it is resized with
+nearest-neighbour (class boundaries stay crisp) and each off-palette colour is mapped to the
+nearest class colour, and the user is told how much was mapped.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from studio.inference.manifest import ModelInfo
+from studio.inference.pipeline import PipelineError, sketch_indices
+
+OFF_PALETTE_TOLERANCE = 12  # per-channel difference still counted as "the palette colour" (JPEG noise)
+
+
+def index_png(indices: np.ndarray) -> bytes:
+    """A class-index map as a mode "L" PNG (what recipes store and the pipeline reads)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(indices, dtype=np.uint8), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def normalise_sketch(data: bytes, info: ModelInfo) -> tuple[bytes, list[str]]:
+    """Any sketch image → (class-index PNG at the model's resolution, warnings for the user)."""
+    warnings: list[str] = []
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise PipelineError(f"the sketch is not a readable image: {exc}") from exc
+    res = info.resolution or 0
+    if image.size != (res, res):
+        warnings.append(
+            f"the sketch is {image.size[0]}x{image.size[1]} px; resized to {res}x{res} (nearest class)"
+        )
+    if image.mode not in ("L", "P", "I", "I;16"):
+        rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
+        palette = np.asarray([c.color for c in info.label_classes], dtype=np.int32)
+        nearest = np.abs(rgb[:, :, None, :] - palette[None, None]).max(-1).min(-1)
+        off = float((nearest > OFF_PALETTE_TOLERANCE).mean())
+        if off > 0:
+            warnings.append(
+                f"{off:.1%} of the sketch uses colours outside {info.name}'s palette; "
+                "they were mapped to the nearest class"
+            )
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return index_png(sketch_indices(buffer.getvalue(), info)), warnings
+
+
+def mask_warnings(mask: np.ndarray) -> list[str]:
+    """Empty and full masks are legal but rarely meant: say what will happen."""
+    coverage = float(np.clip(mask, 0, 1).mean()) if mask.size else 0.0
+    if coverage == 0.0:
+        return ["the mask is empty: nothing is regenerated, the result equals the base image"]
+    if coverage >= 0.999:
+        return ["the mask covers the whole image: everything is regenerated"]
+    return []

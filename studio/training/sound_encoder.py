@@ -1,0 +1,227 @@
+"""The sound encoder: a small CNN on log-mel trained so a clip lands near its caption's text embedding.
+
+Lee et al. (2022) align audio with CLIP's text space; we align with the app's own MiniLM space,
+so a sound's embedding can be blended straight into a generator's text conditioning. The loss
+is a symmetric InfoNCE over the batch where every pair of clips with the same sound kinds counts
+as a positive (captions of one kind are near-duplicates, not negatives), plus a cosine pull to
+the clip's own caption.
+
+Training clips come from a bank of procedurally synthesised sounds (`studio.world.sounds`),
+re-cut into random windows, re-gained and mixed on the fly so the net never sees the same input
+twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from studio.audio.io import SAMPLE_RATE
+from studio.training.audio_features import log_mel_torch
+from studio.training.loop import checkpoint_path, load_checkpoint, save_checkpoint
+from studio.world.sound_captions import make_sound_caption
+from studio.world.sounds import synth_clip
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, dict[str, float]], None]
+MEL_OFFSET, MEL_SCALE = 6.0, 4.0  # log-mel of world sounds spans about -14..+4: centre it near 0
+
+
+@dataclass
+class SoundConfig:
+    """One JSON file describes a run (`studio train --config configs/sound_encoder.json`)."""
+
+    name: str = "sound_encoder"
+    kind: str = "sound_encoder"
+    width: int = 16
+    dim: int = 384
+    window_seconds: float = 2.0
+    clip_seconds: float = 4.0
+    bank_size: int = 1200
+    mix_share: float = 0.3
+    batch: int = 48
+    steps: int = 600
+    lr: float = 2e-3
+    temperature: float = 0.07
+    seed: int = 0
+    threads: int = 1
+    snapshot_every: int = 100
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SoundConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown sound-encoder config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+class SoundEncoder(nn.Module):
+    """log-mel [N, 64, F] → unit vector [N, dim]; pooled over time so any clip length works."""
+
+    def __init__(self, width: int = 16, dim: int = 384) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            _block(1, width),
+            _block(width, 2 * width),
+            _block(2 * width, 4 * width),
+            _block(4 * width, 8 * width),
+        )
+        self.head = nn.Sequential(nn.Linear(16 * width, 512), nn.ReLU(inplace=True), nn.Linear(512, dim))
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = ((mel - (-MEL_OFFSET)) / MEL_SCALE).unsqueeze(1)
+        x = self.features(x).mean(dim=2)  # [N, C, T]: frequency pooled
+        pooled = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)
+        return F.normalize(self.head(pooled), dim=1)
+
+
+class SoundBank:
+    """Synthesised clips held in memory; `batch` cuts random windows, re-gains and mixes them."""
+
+    def __init__(self, cfg: SoundConfig, embed: Callable[[list[str]], np.ndarray]) -> None:
+        self.cfg = cfg
+        self.embed = embed
+        self.rng = np.random.default_rng(cfg.seed)
+        start = time.perf_counter()
+        clips = [synth_clip(self.rng, seconds=cfg.clip_seconds) for _ in range(cfg.bank_size)]
+        log.info("synthesised %d clips in %.0f s", len(clips), time.perf_counter() - start)
+        self.waves = np.stack([c.samples for c in clips]).astype(np.float32)
+        self.kinds = [tuple(sorted(c.kinds)) for c in clips]
+        self.captions = [c.caption for c in clips]
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _embedding(self, captions: list[str]) -> np.ndarray:
+        todo = sorted({c for c in captions if c not in self._cache})
+        if todo:
+            for caption, vector in zip(todo, self.embed(todo), strict=True):
+                self._cache[caption] = vector
+        return np.stack([self._cache[c] for c in captions])
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, ...]]]:
+        cfg, rng = self.cfg, self.rng
+        window = int(cfg.window_seconds * SAMPLE_RATE)
+        picks = rng.integers(0, len(self.waves), size=cfg.batch)
+        waves, kinds, captions = [], [], []
+        for i in picks:
+            wave = self._window(i, window)
+            clip_kinds, caption = self.kinds[i], self.captions[i]
+            if rng.random() < cfg.mix_share:
+                j = int(rng.integers(0, len(self.waves)))
+                if set(self.kinds[j]) != set(clip_kinds) and len(set(clip_kinds) | set(self.kinds[j])) <= 2:
+                    gain = 10 ** (rng.uniform(-6, 0) / 20)
+                    wave = wave + gain * self._window(j, window)
+                    clip_kinds = tuple(sorted(set(clip_kinds) | set(self.kinds[j])))
+                    caption = make_sound_caption(clip_kinds, rng)
+            peak = float(np.abs(wave).max()) or 1.0
+            waves.append(wave / peak * 10 ** (rng.uniform(-30, -1) / 20))
+            kinds.append(clip_kinds)
+            captions.append(caption)
+        text = torch.from_numpy(self._embedding(captions).astype(np.float32))
+        return torch.from_numpy(np.stack(waves).astype(np.float32)), text, kinds
+
+    def _window(self, i: int, window: int) -> np.ndarray:
+        start = int(self.rng.integers(0, self.waves.shape[1] - window + 1))
+        return self.waves[i, start : start + window]
+
+
+def contrastive_loss(
+    sound: torch.Tensor, text: torch.Tensor, kinds: list[tuple[str, ...]], temperature: float
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Multi-positive symmetric InfoNCE + cosine pull to the own caption."""
+    logits = sound @ text.t() / temperature
+    same = torch.tensor([[a == b for b in kinds] for a in kinds], dtype=torch.float32)
+    targets = same / same.sum(dim=1, keepdim=True)
+    nce = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
+    nce_t = -(targets * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
+    pull = (1.0 - (sound * text).sum(1)).mean()
+    loss = 0.5 * (nce + nce_t) + pull
+    top = logits.argmax(dim=1)
+    hit = same[torch.arange(len(kinds)), top].mean()
+    return loss, {"loss": float(loss), "pull": float(pull), "top1": float(hit)}
+
+
+def train_sound_encoder(
+    cfg: SoundConfig,
+    out_dir: Path,
+    embed: Callable[[list[str]], np.ndarray],
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> dict:
+    """Train (or resume) and keep `checkpoint.pt` (state_dict + config, weights_only-loadable)."""
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    net = SoundEncoder(cfg.width, cfg.dim)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    step, wall = 0, 0.0
+    if resume and checkpoint_path(out_dir).exists():
+        state = load_checkpoint(checkpoint_path(out_dir))
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        step, wall = int(state["step"]), float(state["wall_time_s"])
+    bank = SoundBank(cfg, embed)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.steps, last_epoch=step - 1
+    )
+    metrics: dict[str, float] = {}
+    started = time.perf_counter()
+    net.train()
+    while step < cfg.steps:
+        waves, text, kinds = bank.batch()
+        loss, metrics = contrastive_loss(net(log_mel_torch(waves)), text, kinds, cfg.temperature)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        if progress is not None:
+            progress(step, cfg.steps, metrics)
+        if step % cfg.snapshot_every == 0 or step == cfg.steps:
+            _snapshot(out_dir, net, opt, cfg, step, wall + time.perf_counter() - started, metrics)
+    return {"steps": step, "metrics": metrics}
+
+
+def _snapshot(
+    out_dir: Path,
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    cfg: SoundConfig,
+    step: int,
+    wall: float,
+    metrics: dict,
+) -> None:
+    save_checkpoint(
+        out_dir,
+        {
+            "kind": "sound_encoder",
+            "config": json.dumps(cfg.to_dict()),
+            "net": net.state_dict(),
+            "opt": opt.state_dict(),
+            "step": step,
+            "wall_time_s": wall,
+            "metrics": dict(metrics),
+        },
+    )

@@ -1,0 +1,202 @@
+"""Paint and sound from the GUI: real window, tiny generator, shipped sound encoder and segmenter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from ui_helpers import LOAD_MS, RENDER_MS, generate
+
+from studio.audio.io import SAMPLE_RATE, read_audio, write_wav
+from studio.inference.pipeline import sketch_indices
+from studio.project.store import Project
+from studio.world.classes import CLASS_INDEX
+from studio.world.sounds import synth
+from ui.canvas import Tool
+from ui.main_window import MainWindow
+from ui.settings import Settings
+
+
+def _stroke(qtbot, canvas, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Drag the mouse over the canvas from one canvas-space point to another."""
+    p0 = _widget_point(canvas, start)
+    p1 = _widget_point(canvas, end)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=p0)
+    for t in np.linspace(0, 1, 8)[1:]:
+        qtbot.mouseMove(
+            canvas, QPoint(int(p0.x() + t * (p1.x() - p0.x())), int(p0.y() + t * (p1.y() - p0.y())))
+        )
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=p1)
+
+
+def _widget_point(canvas, point: tuple[float, float]) -> QPoint:
+    from PySide6.QtCore import QPointF
+
+    mapped = canvas.widget_pos(QPointF(*point))
+    return QPoint(int(mapped.x()), int(mapped.y()))
+
+
+@pytest.fixture
+def painting(qtbot, window: MainWindow) -> MainWindow:
+    ids = generate(qtbot, window, "a lake under mountains", seed=3)
+    window.select_node(ids[0])
+    window.show_paint()
+    qtbot.waitUntil(lambda: window.paint.canvas.isVisible(), timeout=5000)
+    return window
+
+
+def test_painting_rerenders_live_and_keep_commits_the_sketch(qtbot, painting: MainWindow) -> None:
+    canvas = painting.paint.canvas
+    base = painting.paint.base
+    canvas.tool = Tool.BRUSH
+    canvas.current_class = CLASS_INDEX["water"]
+    canvas.brush_size = 48
+    with qtbot.waitSignal(painting.paint.preview_shown, timeout=RENDER_MS):
+        _stroke(qtbot, canvas, (20, 200), (236, 200))
+    assert (
+        painting.project.nodes()[-1].id == base.id or len(painting.project.nodes()) == 4
+    )  # nothing committed
+    with qtbot.waitSignal(painting.batch_shown, timeout=RENDER_MS) as blocker:
+        painting.paint.keep()
+    (node_id,) = blocker.args[0]
+    node = painting.project.node(node_id)
+    assert node.kind == "paint" and node.parents == (base.id,)
+    assert node.recipe.seed == base.recipe.seed
+    info = painting.info.default
+    indices = sketch_indices(painting.project.assets.get(node.recipe.sketch), info)
+    row = int(200 / 256 * info.resolution)
+    assert (indices[row, 2:-2] == CLASS_INDEX["water"]).all()
+
+
+def test_masked_regeneration_changes_only_the_mask(qtbot, painting: MainWindow) -> None:
+    canvas = painting.paint.canvas
+    base = painting.paint.base
+    mask = np.zeros((256, 256), np.float32)
+    mask[:, 128:] = 1.0
+    canvas.set_mask(mask)
+    painting.prompt_panel.prompt.setText("a lake under mountains at night")
+    with qtbot.waitSignal(painting.batch_shown, timeout=RENDER_MS) as blocker:
+        painting.paint.regenerate_in_mask()
+    node = painting.project.node(blocker.args[0][0])
+    assert node.kind == "masked" and node.recipe.mask and node.recipe.extra["base_image"] == base.image
+    before = np.asarray(_image(painting, base.image))
+    after = np.asarray(_image(painting, node.image))
+    assert np.array_equal(before[:, : before.shape[1] // 4], after[:, : after.shape[1] // 4])
+
+
+def _image(window: MainWindow, sha: str):
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(window.project.assets.get(sha))).convert("RGB")
+
+
+def test_sketch_from_image_uses_the_segmenter(qtbot, painting: MainWindow) -> None:
+    canvas = painting.paint.canvas
+    canvas.clear_sketch()
+    assert not canvas.sketch().any()
+    stamp = painting.paint.sketch_from_image()
+    with qtbot.waitSignal(
+        painting.worker.job_done, timeout=RENDER_MS, check_params_cb=lambda s, r: s == stamp
+    ):
+        pass
+    qtbot.waitUntil(lambda: canvas.sketch().any(), timeout=5000)
+
+
+def test_painting_survives_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
+    win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
+        win.show()
+    ids = generate(qtbot, win, "snowy peaks", seed=1)
+    win.select_node(ids[0])
+    win.show_paint()
+    canvas = win.paint.canvas
+    canvas.current_class = CLASS_INDEX["snow"]
+    canvas.brush_size = 30
+    _stroke(qtbot, canvas, (30, 30), (220, 30))
+    painted = canvas.sketch()
+    win.close()  # no keep: the stroke end already saved the sketch
+    again = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.models_ready, timeout=LOAD_MS):
+        again.show()
+    qtbot.waitUntil(lambda: again.paint.base is not None, timeout=5000)
+    assert again.paint.base.id == ids[0]
+    assert np.array_equal(again.paint.canvas.sketch(), painted)
+    again.close()
+
+
+@pytest.fixture
+def rain_wav(tmp_path: Path) -> Path:
+    path = tmp_path / "rain.wav"
+    write_wav(path, synth("heavy_rain", np.random.default_rng(1), seconds=3.0), SAMPLE_RATE)
+    return path
+
+
+def test_sound_apply_commits_an_exact_edit(qtbot, window: MainWindow, rain_wav: Path) -> None:
+    ids = generate(qtbot, window, "a meadow at noon", seed=2)
+    window.select_node(ids[1])
+    panel = window.sound.panel
+    with qtbot.waitSignal(window.worker.job_done, timeout=RENDER_MS):
+        assert panel.load_file(rain_wav)
+    qtbot.waitUntil(lambda: bool(window.sound.last_listen), timeout=RENDER_MS)
+    assert "rain" in " ".join(name.lower() for name, _ in window.sound.last_listen[:3])
+    with qtbot.waitSignal(window.batch_shown, timeout=RENDER_MS) as blocker:
+        panel.apply_button.click()
+    node = window.project.node(blocker.args[0][0])
+    assert node.kind == "sound" and node.parents == (ids[1],)
+    assert node.recipe.sound and node.recipe.strength > 0
+    assert node.recipe.seed == window.project.node(ids[1]).recipe.seed
+    stored = read_audio(window.project.assets.get(node.recipe.sound))
+    assert abs(stored.seconds - 3.0) < 0.01
+    pipe = window.worker._pipe
+    again = pipe.render([node.recipe], window.project.assets)[0]
+    assert np.array_equal(again, np.asarray(_image(window, node.image)))
+
+
+def test_live_sound_previews_then_capture(qtbot, window: MainWindow, rain_wav: Path) -> None:
+    ids = generate(qtbot, window, "a lake", seed=4)
+    window.select_node(ids[0])
+    panel = window.sound.panel
+    assert panel.load_file(rain_wav)
+    before = len(window.project.nodes())
+    previews: list[int] = []
+    window.worker.preview.connect(lambda stamp, image, recipe: previews.append(stamp))
+    panel.live_button.click()
+    qtbot.waitUntil(lambda: len(previews) >= 3, timeout=RENDER_MS)
+    assert len(window.project.nodes()) == before  # previews are not stored
+    with qtbot.waitSignal(window.batch_shown, timeout=RENDER_MS) as blocker:
+        panel.capture_button.click()
+    panel.live_button.click()
+    node = window.project.node(blocker.args[0][0])
+    assert node.kind == "sound" and node.recipe.sound is not None
+
+
+def test_animate_writes_a_gif(qtbot, window: MainWindow, rain_wav: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    ids = generate(qtbot, window, "a lake", seed=4)
+    window.select_node(ids[0])
+    assert window.sound.panel.load_file(rain_wav)
+    out = tmp_path / "anim.gif"
+    stamp = window.sound.animate(out, fps=4.0)
+    with qtbot.waitSignal(window.worker.job_done, timeout=RENDER_MS, check_params_cb=lambda s, r: s == stamp):
+        pass
+    assert Image.open(out).n_frames == 12
+
+
+def test_export_at_512_rerenders_through_the_upscaler(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from studio.pngmeta import read_recipe
+
+    ids = generate(qtbot, window, "a lake", seed=4)
+    out = tmp_path / "big.png"
+    assert window.export_png(ids[0], out, size=512)
+    qtbot.waitUntil(lambda: "512 px" in window.statusBar().currentMessage(), timeout=RENDER_MS)
+    assert Image.open(out).size == (512, 512)
+    assert read_recipe(out).size == 512 and read_recipe(out).seed == window.project.node(ids[0]).recipe.seed

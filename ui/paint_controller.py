@@ -1,0 +1,240 @@
+"""Paint mode: binds the semantic canvas to the selected node, the worker and the project.
+
+The canvas starts from the selected node: its picture underneath and its sketch (the one it was
+made with, or one derived by the segmenter). While the artist paints, every stroke asks the
+worker for a live preview with the same latent (newest wins, nothing stored). The painted
+result becomes a history node when the artist keeps it, regenerates inside a mask, or moves on
+to another node, and the canvas sketch is saved in the project at the end of every stroke, so
+a killed app loses no painting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QPushButton
+
+from studio.project.store import Node, NodeNotFoundError
+from studio.recipe import Recipe
+from ui.canvas import SemanticCanvas
+from ui.image_view import to_qimage
+from ui.paint_panel import PaintPanel
+from ui.worker import Job, RenderRequest
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+CANVAS_SIZE = 256
+META_SKETCH = "paint.sketch"  # asset id of the canvas sketch, saved at every stroke end
+META_BASE = "paint.base"  # the node the canvas paints on
+
+
+class PaintController(QObject):
+    """Owns the canvas and its panel; the main window calls `show_node` on selection changes."""
+
+    preview_shown = Signal()
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.canvas = SemanticCanvas(size=CANVAS_SIZE, undo_stack=window.undo_stack)
+        self.canvas.setAccessibleName("Semantic paint canvas")
+        self.panel = PaintPanel(self.canvas)
+        self.keep_button = QPushButton("Keep painting as a node")
+        self.keep_button.setToolTip("Store the painted result in the history (Ctrl+Shift+K)")
+        self.keep_button.setAccessibleName("Keep painting")
+        self.keep_button.clicked.connect(self.keep)
+        self.panel.layout().addWidget(self.keep_button)
+        self.base: Node | None = None
+        self._clean = ""  # sha of the sketch PNG as loaded or last kept: painting since makes it dirty
+        self._preview_stamp = 0
+        self._segment_stamp = 0
+        self._segment_from = ""
+        self.canvas.sketch_changed.connect(self._live)
+        self.canvas.mask_changed.connect(self._live)
+        self.canvas.stroke_finished.connect(self._stroke_finished)
+        self.panel.sketch_from_image_requested.connect(self.sketch_from_image)
+        self.panel.regenerate_in_mask_requested.connect(self.regenerate_in_mask)
+        window.worker.preview.connect(self._on_preview)
+        window.worker.job_done.connect(self._on_job_done)
+
+    # --- state ----------------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        """Painted since the sketch was loaded or kept (so moving on keeps it as a node)."""
+        return self.base is not None and _sha(self.canvas.sketch_png()) != self._clean
+
+    def _mark_clean(self) -> None:
+        self._clean = _sha(self.canvas.sketch_png())
+
+    def show_node(self, node: Node | None) -> None:
+        """Paint on another node: keep what was painted on the previous one first."""
+        if self.base is not None and node is not None and node.id == self.base.id:
+            return
+        if self.dirty:
+            self.keep()
+        self.base = node
+        self.canvas.set_image(self.window.image_for(node) if node is not None else None)
+        if node is None:
+            return
+        self.window.project.meta_set(META_BASE, node.id)
+        if node.recipe.sketch is not None and self._load_sketch(node.recipe.sketch):
+            self._mark_clean()
+            return
+        self._mark_clean()  # until the segmenter's sketch arrives
+        self.sketch_from_image()
+
+    def saved_base(self) -> Node | None:
+        """The node the canvas painted on when the project was last open, if it still exists."""
+        base_id = self.window.project.meta_get(META_BASE)
+        try:
+            return self.window.project.node(base_id) if base_id else None
+        except NodeNotFoundError:
+            return None
+
+    def restore(self) -> None:
+        """After opening a project: the canvas as it was at the last stroke (also after a crash)."""
+        base = self.saved_base()
+        sketch_id = self.window.project.meta_get(META_SKETCH)
+        self._segment_stamp = 0  # a segmentation asked for before the restore must not overwrite it
+        self.base = None
+        if base is None:
+            return
+        self.base = base
+        self.canvas.set_image(self.window.image_for(base))
+        self._clean = base.recipe.sketch or ""
+        if sketch_id:
+            self._load_sketch(sketch_id)
+
+    def _load_sketch(self, sha: str) -> bool:
+        """Recipes and the canvas store sketches as class-index PNGs: load one onto the canvas."""
+        try:
+            image = Image.open(io.BytesIO(self.window.project.assets.get(sha)))
+            if image.mode not in ("L", "P"):
+                raise ValueError(f"it is a {image.mode} image, not class indices")
+            self.canvas.set_sketch(np.asarray(image, dtype=np.uint8))
+        except (KeyError, OSError, ValueError) as exc:
+            self.window.notify(f"The sketch could not be loaded: {exc}")
+            return False
+        return True
+
+    def _recipe(self, sketch_sha: str) -> Recipe | None:
+        """The base node's recipe with the current prompt and the canvas sketch (same latent)."""
+        if self.base is None:
+            return None
+        prompt = self.window.prompt_panel.text()
+        return self.base.recipe.replace(prompt=prompt, sketch=sketch_sha)
+
+    # --- live -----------------------------------------------------------------------------------
+    def _live(self) -> None:
+        if not self.panel.is_live() or self.base is None or not self.canvas.isVisible():
+            return
+        png = self.canvas.sketch_png()
+        sha = _sha(png)
+        recipe = self._recipe(sha)
+        if recipe is None:
+            return
+        assets = [(sha, png)]
+        if self.canvas.has_mask():
+            mask = self.canvas.mask_png()
+            mask_sha = _sha(mask)
+            assets.append((mask_sha, mask))
+            recipe = recipe.replace(mask=mask_sha, extra={**recipe.extra, "base_image": self.base.image})
+        self._preview_stamp = self.window.worker.submit(
+            RenderRequest(recipes=(recipe,), commit=False, memory_assets=tuple(assets), lane="paint")
+        )
+
+    def _on_preview(self, stamp: int, image, _recipe) -> None:
+        if stamp != self._preview_stamp:
+            return
+        qimage = to_qimage(np.asarray(image))
+        self.canvas.set_image(qimage)
+        self.window.view.set_image(qimage)
+        self.preview_shown.emit()
+
+    def _stroke_finished(self) -> None:
+        """Save the sketch where a crash cannot lose it (a small PNG, content-addressed)."""
+        sha = self.window.project.assets.put(self.canvas.sketch_png(), "png")
+        self.window.project.meta_set(META_SKETCH, sha)
+
+    def sketch_for_generate(self) -> str | None:
+        """The canvas sketch as a project asset when anything is painted (Generate uses it)."""
+        if not self.canvas.sketch().any():
+            return None
+        self._mark_clean()
+        return self.window.project.assets.put(self.canvas.sketch_png(), "png")
+
+    # --- commits --------------------------------------------------------------------------------
+    def keep(self) -> int:
+        """Commit the painted picture as a "paint" node, child of the node painted on."""
+        if self.base is None:
+            return 0
+        sha = self.window.project.assets.put(self.canvas.sketch_png(), "png")
+        recipe = self._recipe(sha)
+        self._clean = sha
+        return self.window.submit_commit(
+            RenderRequest(kind="paint", recipes=(recipe,), parents=(self.base.id,))
+        )
+
+    def regenerate_in_mask(self) -> int:
+        """Render the prompt (and seed) anew only inside the painted mask, over the base image."""
+        if self.base is None or not self.canvas.has_mask():
+            self.window.notify("Paint a mask first (M), then regenerate inside it.")
+            return 0
+        project = self.window.project
+        sketch = project.assets.put(self.canvas.sketch_png(), "png")
+        mask = project.assets.put(self.canvas.mask_png(), "png")
+        recipe = self._recipe(sketch).replace(
+            seed=self.window.prompt_panel.seed_value(),
+            mask=mask,
+            extra={**self.base.recipe.extra, "base_image": self.base.image},
+        )
+        return self.window.submit_commit(
+            RenderRequest(kind="masked", recipes=(recipe,), parents=(self.base.id,))
+        )
+
+    # --- segmentation ---------------------------------------------------------------------------
+    def sketch_from_image(self) -> int:
+        """Derive the sketch from the node's picture with the segmenter (in the worker)."""
+        if self.base is None:
+            return 0
+        png = self.window.project.assets.get(self.base.image)
+        self._segment_from = _sha(self.canvas.sketch_png())
+        self._segment_stamp = self.window.worker.submit(Job(run=lambda pipe, _p, _g: _segment(pipe, png)))
+        return self._segment_stamp
+
+    def _on_job_done(self, stamp: int, result) -> None:
+        if stamp != self._segment_stamp:
+            return
+        if isinstance(result, str):
+            self.window.notify(result)
+            return
+        if _sha(self.canvas.sketch_png()) != self._segment_from:
+            return  # the artist painted while it ran: their strokes win
+        self.canvas.set_sketch(result)
+        self._mark_clean()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _segment(pipe, png: bytes) -> np.ndarray | str:
+    """The segmenter's label map of a picture, or a message when no segmenter is installed."""
+    from studio.inference.segmenter import Segmenter
+
+    info = pipe.default_generator()
+    seg_info = pipe.registry.segmenter_for(info)
+    if seg_info is None:
+        return (
+            "No segmenter is installed, so the sketch cannot be derived from the picture; paint it instead."
+        )
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    return Segmenter(pipe.engine, seg_info).segment([pixels])[0]
