@@ -247,6 +247,11 @@ def run_render(args: argparse.Namespace) -> int:
     project = _open_project(args.project, create=False)
     try:
         node = _find_node(project, args.node)
+        if node.recipe.extra.get("imported"):
+            raise CommandError(
+                f"node {node.id} is a picture imported from {node.recipe.extra['imported']!r}: "
+                "it was not rendered, so there is no recipe to re-render (its children can be)"
+            )
         pipe = _pipeline(args.device)
         (image,) = pipe.render([node.recipe], assets=project.assets)
         _show_notices(pipe)

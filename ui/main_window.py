@@ -52,6 +52,7 @@ from ui.worker import Job, PipelineInfo, RenderRequest, WorkerThread
 log = logging.getLogger(__name__)
 
 EXPORT_SIZES = (256, 512, 1024)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FALLBACK_PROMPT = "a misty lake under snowy mountains at dawn"
 APP_TITLE = "Synesthesia Studio"
 
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self._windows: list[ImageWindow] = []
         self._latest_stamp = 0
         self._export_stamps: set[int] = set()
+        self._import_stamps: set[int] = set()
         self._runner = WorkerThread(device or settings.device)
         self.worker = self._runner.worker
         self._build()
@@ -209,6 +211,13 @@ class MainWindow(QMainWindow):
         )
         file.addSeparator()
         self._action(file, "&Export PNG…", self.choose_export, "Ctrl+E", "Save the selected image as PNG")
+        self._action(
+            file,
+            "&Import Image…",
+            self.choose_import,
+            "Ctrl+I",
+            "Restore a studio PNG's recipe, or bring in any PNG/JPEG to paint on",
+        )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit (everything is saved)")
         edit = bar.addMenu("&Edit")
@@ -474,6 +483,7 @@ class MainWindow(QMainWindow):
         self.grid.select_node(node_id)
         self.view.set_image(self.image_for(node))
         self.paint.show_node(node)
+        self.sound.show_node(node.recipe)
 
     def open_large(self, node_id: str) -> None:
         node = self.project.node(node_id)
@@ -602,6 +612,13 @@ class MainWindow(QMainWindow):
         return stamp
 
     def _on_job_done(self, stamp: int, result) -> None:
+        if stamp in self._import_stamps:
+            self._import_stamps.discard(stamp)
+            self.history.add_nodes([result], self._icon)
+            self.undo_stack.push(GenerateCommand(self.project, [result.id], self._refresh))
+            self._show_batch([result.id])
+            self.select_node(result.id)
+            self.batch_shown.emit([result.id])
         if stamp in self._export_stamps:
             self._export_stamps.discard(stamp)
             self.statusBar().showMessage(str(result), 5000)
@@ -624,10 +641,13 @@ class MainWindow(QMainWindow):
         return True
 
     def import_png(self, path: Path) -> bool:
-        """Restore a recipe from a PNG and render it as a new root node (kind "import")."""
+        """Restore a recipe from a PNG and render it as a new root node (kind "import"); a picture
+        without a recipe (any PNG/JPEG) becomes a root node as it is, to paint on or edit."""
         try:
             recipe = read_recipe(path)
         except RecipeError as exc:
+            if "has no Synesthesia recipe" in str(exc) or path.suffix.lower() in (".jpg", ".jpeg"):
+                return self.import_picture(path)
             message = f"Cannot restore {path.name}: {exc}"
             self.notify(message)
             self.message_shown.emit(message)
@@ -638,13 +658,34 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Rendering {path.name}…")
         return True
 
+    def import_picture(self, path: Path) -> int:
+        """A picture from outside (centre-cropped square) as a new root node, in the worker."""
+        size = self.settings.size
+        model = self.settings.model or None
+
+        def run(pipe, project, _progress) -> Node:
+            pixels = square_picture(path, size)
+            recipe = pipe.recipes_for("", seed=1, count=1, model=model, size=size)[0]
+            recipe = recipe.replace(extra={"imported": path.name})
+            return project.add_node(kind="import", recipe=recipe, image_png=encode_png(pixels, None))
+
+        stamp = self.worker.submit(Job(run=run, lane="import"))
+        self._import_stamps.add(stamp)
+        self.statusBar().showMessage(f"Importing {path.name}…")
+        return stamp
+
+    def choose_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import image", "", "Images (*.png *.jpg *.jpeg)")
+        if path:
+            self.import_png(Path(path))
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
-        if any(u.toLocalFile().lower().endswith(".png") for u in event.mimeData().urls()):
+        if any(u.toLocalFile().lower().endswith(IMAGE_SUFFIXES) for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         for url in event.mimeData().urls():
-            if url.toLocalFile().lower().endswith(".png"):
+            if url.toLocalFile().lower().endswith(IMAGE_SUFFIXES):
                 self.import_png(Path(url.toLocalFile()))
                 event.acceptProposedAction()
                 return
@@ -692,6 +733,15 @@ class MainWindow(QMainWindow):
         self.project.close()  # idempotent
         self.settings.save()
         super().closeEvent(event)
+
+
+def square_picture(path: Path, size: int) -> np.ndarray:
+    """Any picture → HxWx3 uint8, centre-cropped to a square and resized to `size` (generators are square)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        rgb = ImageOps.exif_transpose(image).convert("RGB")
+    return np.asarray(ImageOps.fit(rgb, (size, size), Image.Resampling.LANCZOS))
 
 
 def short_provider(provider: str) -> str:

@@ -10,6 +10,7 @@ Animate renders a GIF/MP4 following the sound, with progress and cancel.
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,22 @@ class SoundController(QObject):
         recipe = self._edited(base, sha, strength)
         parent = self.window.history.current()
         return self.window.submit_commit(RenderRequest(kind="sound", recipes=(recipe,), parents=(parent,)))
+
+    def show_node(self, recipe: Recipe) -> None:
+        """Selecting a sound node puts its sound in the panel, so Play plays it back."""
+        if recipe.sound is None:
+            return
+        path = Path(tempfile.gettempdir()) / "synesthesia-sounds" / f"{recipe.sound}.wav"
+        if not path.is_file():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(self.window.project.assets.get(recipe.sound))
+            except (KeyError, OSError) as exc:
+                self.window.notify(f"The node's sound cannot be played: {exc}")
+                return
+        current = self.panel.current_path()
+        if current is None or current != path:
+            self.panel.load_file(path)
 
     # --- actions --------------------------------------------------------------------------------
     def listen(self, audio) -> int:
@@ -200,8 +217,6 @@ def _listen(pipe, samples: np.ndarray):
 
 def _animate(pipe, project, recipe, samples, path: Path, fps, strength, follow, progress) -> str:
     """Frames in the worker, then the file (GIF, or MP4 with the sound muxed in)."""
-    import tempfile
-
     from studio.inference.animation import render_animation, write_animation
 
     frames = render_animation(

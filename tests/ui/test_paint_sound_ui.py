@@ -200,3 +200,40 @@ def test_export_at_512_rerenders_through_the_upscaler(qtbot, window: MainWindow,
     qtbot.waitUntil(lambda: "512 px" in window.statusBar().currentMessage(), timeout=RENDER_MS)
     assert Image.open(out).size == (512, 512)
     assert read_recipe(out).size == 512 and read_recipe(out).seed == window.project.node(ids[0]).recipe.seed
+
+
+def test_a_plain_jpeg_becomes_a_node_to_paint_on(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from studio.world.scene import render_scenes
+
+    scene = render_scenes(1, seed=5, size=96)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(scene.images[0]).crop((0, 0, 96, 80)).save(path, quality=90)
+    with qtbot.waitSignal(window.batch_shown, timeout=RENDER_MS) as blocker:
+        assert window.import_png(path)
+    node = window.project.node(blocker.args[0][0])
+    assert node.kind == "import" and node.recipe.extra["imported"] == "photo.jpg"
+    assert _image(window, node.image).size == (64, 64)
+    assert window.paint.base.id == node.id
+    qtbot.waitUntil(lambda: window.paint.canvas.sketch().any(), timeout=RENDER_MS)  # segmented
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    with qtbot.waitSignal(window.message_shown, timeout=RENDER_MS):
+        window.import_png(broken)
+
+
+def test_selecting_a_sound_node_loads_its_sound(qtbot, window: MainWindow, rain_wav: Path) -> None:
+    ids = generate(qtbot, window, "a meadow", seed=2)
+    window.select_node(ids[0])
+    panel = window.sound.panel
+    assert panel.load_file(rain_wav)
+    with qtbot.waitSignal(window.batch_shown, timeout=RENDER_MS) as blocker:
+        panel.apply_button.click()
+    sound_node = blocker.args[0][0]
+    bird = rain_wav.with_name("bird.wav")
+    write_wav(bird, synth("birdsong", np.random.default_rng(2), seconds=1.0), SAMPLE_RATE)
+    assert panel.load_file(bird)
+    window.select_node(ids[1])
+    window.select_node(sound_node)
+    assert panel.current_audio() is not None and abs(panel.current_audio().seconds - 3.0) < 0.01
