@@ -34,6 +34,9 @@ test: system $(VENV)/.dev
 	$(PY) -m ruff check studio ui tests
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
+bench: system $(VENV)/.app
+	$(VENV)/bin/studio bench --json bench.json
+
 lint: $(VENV)/.dev
 	$(PY) -m ruff check studio ui tests
 	$(PY) -m ruff format --check studio ui tests

@@ -36,8 +36,10 @@ from PySide6.QtWidgets import (
 
 from studio.pngmeta import encode_png, read_recipe
 from studio.project.store import Node, Project, ProjectError, ProjectLockedError
+from studio.project.tags import load_tags
 from studio.recipe import RecipeError
 from ui.commands import GenerateCommand, NoteCommand, StarCommand, TrashCommand
+from ui.compare import CompareDialog
 from ui.history_panel import THUMB, HistoryPanel
 from ui.image_view import ImageView, to_qimage
 from ui.paint_controller import PaintController
@@ -45,6 +47,7 @@ from ui.prompt_panel import PromptPanel
 from ui.settings import Settings
 from ui.settings_dialog import SettingsDialog
 from ui.sound_controller import SoundController
+from ui.tag_command import TagCommand
 from ui.variations_grid import VariationsGrid
 from ui.welcome import WelcomePanel
 from ui.worker import Job, PipelineInfo, RenderRequest, WorkerThread
@@ -111,6 +114,8 @@ class MainWindow(QMainWindow):
         self._latest_stamp = 0
         self._export_stamps: set[int] = set()
         self._import_stamps: set[int] = set()
+        self._previous = ""  # the node shown before the current one (Compare with Previous)
+        self._shown = ""
         self._runner = WorkerThread(device or settings.device)
         self.worker = self._runner.worker
         self._build()
@@ -147,6 +152,12 @@ class MainWindow(QMainWindow):
         self.history.star_toggled.connect(self.set_star)
         self.history.note_edited.connect(self.set_note)
         self.history.delete_requested.connect(self.delete_node)
+        self.history.open_requested.connect(self.open_large)
+        self.history.tags_edited.connect(
+            lambda node_id, tags: self.undo_stack.push(
+                TagCommand(self.project, node_id, tags, self.history.set_tags)
+            )
+        )
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.history)
         split.addWidget(self.stack)
@@ -250,6 +261,21 @@ class MainWindow(QMainWindow):
             view, "Zoom &Out", lambda: self.view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut, "Zoom out"
         )
         view.addSeparator()
+        self._action(
+            view,
+            "Compare with &Parent",
+            self.compare_with_parent,
+            "Ctrl+Shift+P",
+            "A/B: this node vs its parent",
+        )
+        self._action(
+            view,
+            "Compare with Pre&vious",
+            self.compare_with_previous,
+            "Ctrl+Shift+V",
+            "A/B: this node vs the node selected before it",
+        )
+        view.addSeparator()
         self._action(view, "&Paint", self.show_paint, "Ctrl+P", "Paint a semantic sketch over the picture")
         view.addAction(self.paint_dock.toggleViewAction())
         view.addAction(self.sound_dock.toggleViewAction())
@@ -311,6 +337,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{folder.name} — {APP_TITLE}")
         self.settings.remember_project(folder)
         self.settings.save()
+        self.history.set_tags_map(load_tags(project))
         self._rebuild()
         self.paint.base = None
         last = self._last_batch()
@@ -459,7 +486,7 @@ class MainWindow(QMainWindow):
         self.info = info
         self.provider_label.setText(f"provider: {short_provider(info.provider)}")
         self.model_label.setText(f"model: {info.default.name} {info.default.version}")
-        self.welcome.show_model(info.default)
+        self.welcome.show_model(info.default, info.sounds)
         self.statusBar().showMessage("Models ready", 3000)
         self.models_ready.emit(info)
 
@@ -478,12 +505,38 @@ class MainWindow(QMainWindow):
     def select_node(self, node_id: str) -> None:
         """Show a node and restore its recipe, so the next generation branches from it."""
         node = self.project.node(node_id)
+        if self._shown and self._shown != node_id:
+            self._previous = self._shown
+        self._shown = node_id
         self.prompt_panel.set_recipe(node.recipe.prompt, node.recipe.seed)
         self.history.select(node_id)
         self.grid.select_node(node_id)
         self.view.set_image(self.image_for(node))
         self.paint.show_node(node)
         self.sound.show_node(node.recipe)
+
+    def compare(self, left_id: str, right_id: str) -> CompareDialog:
+        """A/B compare two nodes: split slider, side by side, and what changed in the recipe."""
+        left, right = self.project.node(left_id), self.project.node(right_id)
+        dialog = CompareDialog(self.image_for(left), self.image_for(right), left.recipe, right.recipe, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def compare_with_parent(self) -> CompareDialog | None:
+        node_id = self.history.current()
+        parents = self.project.node(node_id).parents if node_id else ()
+        if not parents:
+            self.notify("Select a node that has a parent to compare with.")
+            return None
+        return self.compare(parents[0], node_id)
+
+    def compare_with_previous(self) -> CompareDialog | None:
+        node_id = self.history.current()
+        if not node_id or not self._previous or self._previous == node_id:
+            self.notify("Select two nodes one after the other, then compare.")
+            return None
+        return self.compare(self._previous, node_id)
 
     def open_large(self, node_id: str) -> None:
         node = self.project.node(node_id)
@@ -618,6 +671,10 @@ class MainWindow(QMainWindow):
             self.undo_stack.push(GenerateCommand(self.project, [result.id], self._refresh))
             self._show_batch([result.id])
             self.select_node(result.id)
+            self.statusBar().showMessage(
+                f"{result.recipe.extra.get('imported')} has no recipe: imported as a picture to paint on",
+                8000,
+            )
             self.batch_shown.emit([result.id])
         if stamp in self._export_stamps:
             self._export_stamps.discard(stamp)

@@ -120,7 +120,8 @@ class WelcomePanel(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
 
-    def show_model(self, info: ModelInfo) -> None:
+    def show_model(self, info: ModelInfo, sounds: list[tuple[str, str]] | None = None) -> None:
+        """The generator's concepts, prompts and paint classes; `sounds` = (name, what it implies)."""
         body, layout = self._page("Welcome to Synesthesia Studio")
         intro = QLabel(
             f"Type what you want to see and press Enter. The generator <b>{info.name}</b> "
@@ -148,6 +149,15 @@ class WelcomePanel(QScrollArea):
             fold.addWidget(swatches)
             fold.expand(animate=False)
             layout.addWidget(fold)
+        if sounds:
+            layout.addWidget(_caption("Sounds it understands (Sound panel)"))
+            text = ", ".join(
+                f"{name} <span style='color:#9aa0a8'>→ {implies}</span>" for name, implies in sounds
+            )
+            label = QLabel(text)
+            label.setWordWrap(True)
+            label.setToolTip("Open or record one of these in the Sound panel and press Apply sound")
+            layout.addWidget(label)
         layout.addStretch(1)
         self.setWidget(body)
 

@@ -93,6 +93,7 @@ class PipelineInfo:
     provider: str
     generators: list = field(default_factory=list)  # list[ModelInfo]
     default: object | None = None  # ModelInfo
+    sounds: list = field(default_factory=list)  # (display name, implied scene) the sound encoder knows
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -222,7 +223,9 @@ class InferenceWorker(QObject):
             self.unavailable.emit(f"{NO_GENERATOR_HINT}\n\nDetails: {exc}")
             return None
         self._pipe, self._loaded_device = pipe, device
-        self.ready.emit(PipelineInfo(provider=pipe.provider, generators=generators, default=default))
+        self.ready.emit(
+            PipelineInfo(provider=pipe.provider, generators=generators, default=default, sounds=_sounds(pipe))
+        )
         self._forward_notices(pipe)
         return pipe
 
@@ -271,6 +274,15 @@ class InferenceWorker(QObject):
     def _forward_notices(self, pipe: Pipeline) -> None:
         for text in pipe.drain_notices():
             self.notice.emit(text)
+
+
+def _sounds(pipe: Pipeline) -> list[tuple[str, str]]:
+    """What the installed sound encoder recognises, for the welcome panel (none: empty)."""
+    try:
+        labels = pipe.audio_encoder_for(pipe.default_generator()).manifest.get("listen_labels") or []
+    except Exception:  # no sound encoder is a normal install, not an error
+        return []
+    return [(str(x["display"]), ", ".join(dict(x.get("attributes", {})).values())) for x in labels]
 
 
 class WorkerThread:

@@ -28,6 +28,8 @@ class TrainConfig:
     magp_weight: float = 2.0
     magp_every: int = 4  # lazy regularisation
     ema_beta: float = 0.999
+    adv_weight: float = 0.0  # upscaler only: SRGAN adversarial term; 0 trains with L1 + Sobel alone
+    adv_start: int = 0  # upscaler only: step the adversarial term starts (after an L1 pretraining)
     seed: int = 0
     threads: int = 2
     ring_capacity: int = 4096

@@ -23,7 +23,14 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from studio.training.config import TrainConfig
 from studio.training.data import FolderData, WorldStream
 from studio.training.diffaugment import diff_augment
-from studio.training.nets import Discriminator, Generator, PosteriorEncoder, TrainingGenerator, Upscaler
+from studio.training.nets import (
+    Discriminator,
+    Generator,
+    PatchDiscriminator,
+    PosteriorEncoder,
+    TrainingGenerator,
+    Upscaler,
+)
 from studio.training.samples import save_sample_grid
 from studio.training.segmenter import SegmenterNet, class_weights, colorize, segmenter_step
 from studio.world.scene import render_scenes
@@ -83,13 +90,19 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _restore(out_dir: Path, parts: dict) -> tuple[int, int, float]:
-    """Load every module/optimizer state of the run folder's snapshot; (step, seen, wall) to go on from."""
+def _restore(out_dir: Path, parts: dict, optional: tuple[str, ...] = ()) -> tuple[int, int, float]:
+    """Load every module/optimizer state of the run folder's snapshot; (step, seen, wall) to go on from.
+
+    Parts named in `optional` may be missing (an L1-only upscaler snapshot has no discriminator):
+    they start fresh."""
     ckpt = checkpoint_path(out_dir)
     if not ckpt.exists():
         return 0, 0, 0.0
     state = load_checkpoint(ckpt)
     for key, part in parts.items():
+        if key not in state and key in optional:
+            log.info("snapshot has no %s: it starts fresh", key)
+            continue
         part.load_state_dict(state[key])
     log.info("resumed %s at step %d", ckpt, state["step"])
     return state["step"], state["seen"], state["wall_s"]
@@ -246,11 +259,21 @@ def _sobel(x: torch.Tensor) -> torch.Tensor:
 
 
 def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
+    """L1 + Sobel reconstruction; with `adv_weight`, plus an SRGAN hinge term from a PatchGAN
+    critic from step `adv_start` on. Reconstruction dominates, the critic only sharpens texture."""
+    if cfg.adv_weight < 0 or cfg.adv_start < 0:
+        raise ValueError(f"adv_weight and adv_start must be >= 0, not {cfg.adv_weight} and {cfg.adv_start}")
     U = Upscaler(cfg.scale).to(env.device)
     U_ema = copy.deepcopy(U).eval().requires_grad_(False)
     opt = torch.optim.Adam(U.parameters(), cfg.lr_g)
-    parts = {"U": U, "U_ema": U_ema, "opt": opt}
-    start, seen, wall = _restore(out_dir, parts) if resume else (0, 0, 0.0)
+    parts: dict = {"U": U, "U_ema": U_ema, "opt": opt}
+    adversarial = cfg.adv_weight > 0
+    if adversarial:
+        D = PatchDiscriminator(cfg.ndf).to(env.device)
+        opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=(0.5, 0.999))
+        parts |= {"D": D, "opt_d": opt_d}
+        train_d = wrap(D, env)
+    start, seen, wall = _restore(out_dir, parts, optional=("D", "opt_d")) if resume else (0, 0, 0.0)
     train_u = wrap(U, env)
     data = make_data(cfg, embed, env)
     metrics: dict[str, float] = {}
@@ -264,13 +287,26 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
             lo = F.avg_pool2d(hi, cfg.scale)
             lo = lo + 0.02 * torch.randn_like(lo)  # generator outputs are never perfectly clean
             out = train_u(lo)
-            loss = (out - hi).abs().mean() + 0.5 * (_sobel(out) - _sobel(hi)).abs().mean()
+            rec = (out - hi).abs().mean() + 0.5 * (_sobel(out) - _sobel(hi)).abs().mean()
+            metrics = {"l1": rec.item()}
+            loss = rec
+            if adversarial and step >= cfg.adv_start:
+                scores = train_d(torch.cat([hi, out.detach()]))
+                d_real, d_fake = scores.chunk(2)
+                loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                adv = -train_d(out).mean()
+                loss = rec + cfg.adv_weight * adv
+                metrics |= {"loss_d": loss_d.item(), "adv": adv.item()}
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if adversarial:
+                opt_d.zero_grad(set_to_none=True)  # U's backward also reached D
             _ema_update(U_ema, U, cfg.ema_beta)
             seen += hi.shape[0] * env.world
-            metrics = {"l1": loss.item()}
             done = step + 1
             if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
                 _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)

@@ -195,6 +195,24 @@ class Upscaler(nn.Module):
         return (base + self.tail(h + self.body(h))).clamp(-1, 1)
 
 
+class PatchDiscriminator(nn.Module):
+    """PatchGAN critic for the upscaler's adversarial term (SRGAN): one score per overlapping
+    ~40 px patch, so it judges texture and edges rather than composition. Spectral norm keeps it
+    smooth without a gradient penalty, which the CPU budget cannot afford."""
+
+    def __init__(self, ndf: int = 16, layers: int = 3):
+        super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm
+        body, c = [], 3
+        for i in range(layers):
+            body += [sn(nn.Conv2d(c, ndf * 2**i, 4, 2, 1)), nn.LeakyReLU(0.2)]
+            c = ndf * 2**i
+        self.body = nn.Sequential(*body, sn(nn.Conv2d(c, 1, 3, padding=1)))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.body(image).flatten(1)
+
+
 class _ResBlock(nn.Module):
     def __init__(self, nf: int):
         super().__init__()

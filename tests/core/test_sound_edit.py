@@ -160,3 +160,47 @@ def test_animation_stops_when_asked(sound_pipe: Pipeline) -> None:
         progress=lambda d, t: seen.append(d) or False,
     )
     assert len(frames) == 16 and seen == [16]
+
+
+def test_cli_listen_and_generate_with_sound(models_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    from studio.cli import main
+    from studio.pngmeta import read_recipe
+
+    monkeypatch.setenv("SYNESTHESIA_MODELS", str(models_dir))
+    wav = tmp_path / "storm.wav"
+    write_wav(wav, _wave("thunderstorm", seconds=3.0), SAMPLE_RATE)
+    assert main(["listen", str(wav), "--top", "3", "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and float(lines[0].split()[0]) >= float(lines[-1].split()[0])
+    assert "thunder" in lines[0].lower() or "rain" in lines[0].lower()
+    out = tmp_path / "edit.png"
+    args = ["generate", "a meadow", "--sound", str(wav), "--strength", "0.7", "-o", str(out), "--size", "32"]
+    assert main([*args, "--device", "cpu"]) == 0
+    recipe = read_recipe(out)
+    assert recipe.sound is not None and recipe.strength == 0.7
+    silent = tmp_path / "silent.wav"
+    write_wav(silent, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    assert main(["generate", "a meadow", "--sound", str(silent), "-o", str(out), "--device", "cpu"]) == 0
+    assert "silent" in capsys.readouterr().err and read_recipe(out).strength == 0.0  # loudness → 0
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    assert main(["listen", str(tmp_path / "bad.wav"), "--device", "cpu"]) == 2
+    assert "bad.wav" in capsys.readouterr().err
+    assert main(["generate", "x", "--strength", "0.5", "--device", "cpu"]) == 2
+
+
+def test_audio_encoder_manifest_must_match_the_app_features(tmp_path: Path) -> None:
+    import json
+
+    from studio.inference.manifest import ModelError, parse_manifest
+
+    shipped = Path(__file__).resolve().parents[2] / "exported_models" / "sound_encoder.json"
+    data = json.loads(shipped.read_text())
+    assert parse_manifest(shipped, data).kind == "audio_encoder"
+    for key, value, message in (
+        ("sample_rate", 44100, "16000"),
+        ("features", {**data["features"], "hop": 256}, "features.hop"),
+        ("window_seconds", 0, "window_seconds"),
+        ("listen_labels", [{"display": "Rain", "prompts": []}], "prompts"),
+    ):
+        with pytest.raises(ModelError, match=message):
+            parse_manifest(tmp_path / "x.json", {**data, key: value})

@@ -79,6 +79,33 @@ def test_upscaler_trains_and_exports(tmp_path, embed):
     }
 
 
+def test_adversarial_upscaler_resumes_from_l1_and_exports(tmp_path, embed):
+    """SRGAN fine-tuning: an L1-only snapshot (no critic) resumes with a fresh PatchGAN critic."""
+    out = tmp_path / "sr"
+    train(TrainConfig(name="tiny_sr", kind="upscaler", steps=2, scale=2, **TINY), out, embed)
+    assert "D" not in load_checkpoint(out / "checkpoint.pt")
+    cfg = TrainConfig(name="tiny_sr", kind="upscaler", steps=4, scale=2, adv_weight=0.05, adv_start=2, **TINY)
+    last = train(cfg, out, embed, resume=True)
+    assert np.isfinite(last["adv"]) and np.isfinite(last["loss_d"]) and np.isfinite(last["l1"])
+    state = load_checkpoint(out / "checkpoint.pt")  # weights_only=True inside
+    assert state["step"] == 4 and {"U", "U_ema", "opt", "D", "opt_d"} <= set(state)
+
+    manifest = export_checkpoint(out / "checkpoint.pt", tmp_path / "tiny_sr")
+    assert "SRGAN" in manifest["description"] and manifest["training"]["config"]["adv_weight"] == 0.05
+    heldout = manifest["metrics"]["heldout_renders"]
+    for scores in (heldout["bicubic"], heldout["model"]):
+        assert scores["psnr_db"] > 10 and scores["gradient_ratio"] > 0 and scores["high_freq_ratio"] > 0
+    session = ort.InferenceSession(str(tmp_path / "tiny_sr.onnx"), providers=["CPUExecutionProvider"])
+    (image,) = session.run(["upscaled"], {"image": np.zeros((1, 3, 16, 16), np.float32)})
+    assert image.shape == (1, 3, 32, 32) and np.abs(image).max() <= 1
+
+
+def test_upscaler_rejects_negative_adversarial_weight(tmp_path, embed):
+    cfg = TrainConfig(name="tiny_sr", kind="upscaler", steps=1, scale=2, adv_weight=-1.0, **TINY)
+    with pytest.raises(ValueError, match="adv_weight and adv_start must be >= 0"):
+        train(cfg, tmp_path / "sr", embed)
+
+
 def test_folder_data_captions(tmp_path, embed):
     from PIL import Image
 

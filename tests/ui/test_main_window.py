@@ -159,19 +159,21 @@ def test_drop_png_restores_recipe_as_import_node(qtbot, window: MainWindow, tmp_
     assert same_pixels, "re-rendering a recipe on the same provider is bit-exact"
 
 
-def test_drop_png_without_recipe_says_so(qtbot, window: MainWindow, tmp_path: Path) -> None:
+def test_drop_png_without_recipe_imports_the_picture(qtbot, window: MainWindow, tmp_path: Path) -> None:
     plain = tmp_path / "plain.png"
     from PIL import Image
 
-    Image.new("RGB", (8, 8), (10, 20, 30)).save(plain)
-    with qtbot.waitSignal(window.message_shown) as blocker:
-        _drop(window, plain)
-    assert "no Synesthesia recipe" in blocker.args[0]
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png at all")
     with qtbot.waitSignal(window.message_shown):
         _drop(window, broken)
     assert window.project.nodes() == []
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(plain)
+    with qtbot.waitSignal(window.batch_shown, timeout=RENDER_MS) as blocker:
+        _drop(window, plain)
+    node = window.project.node(blocker.args[0][0])
+    assert node.kind == "import" and node.recipe.extra == {"imported": "plain.png"}
+    assert "imported as a picture" in window.statusBar().currentMessage()
 
 
 def test_opening_a_locked_project_shows_the_lock_message(qtbot, window: MainWindow, tmp_path: Path) -> None:

@@ -237,3 +237,67 @@ def test_selecting_a_sound_node_loads_its_sound(qtbot, window: MainWindow, rain_
     window.select_node(ids[1])
     window.select_node(sound_node)
     assert panel.current_audio() is not None and abs(panel.current_audio().seconds - 3.0) < 0.01
+
+
+def _heartbeat() -> tuple[list[float], object]:
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    return ticks, timer
+
+
+def _largest_gap(ticks: list[float]) -> float:
+    return max(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+
+
+def test_heartbeat_while_painting_and_playing_live(qtbot, painting: MainWindow, rain_wav: Path) -> None:
+    """Live paint strokes and live sound frames render in the worker: the UI thread keeps ticking."""
+    canvas = painting.paint.canvas
+    previews: list[int] = []
+    painting.worker.preview.connect(lambda stamp, image, recipe: previews.append(stamp))
+    ticks, timer = _heartbeat()
+    for y in range(20, 240, 40):
+        _stroke(qtbot, canvas, (10, y), (240, y + 10))
+        qtbot.wait(30)  # let the event loop run between strokes, as it does for a real hand
+    qtbot.waitUntil(lambda: len(previews) >= 3 and len(ticks) > 20, timeout=RENDER_MS)
+    paint_gap = _largest_gap(ticks)
+    panel = painting.sound.panel
+    assert panel.load_file(rain_wav)
+    start = len(previews)
+    panel.live_button.click()
+    qtbot.waitUntil(lambda: len(previews) >= start + 10, timeout=RENDER_MS)
+    panel.live_button.click()
+    timer.stop()
+    overall = _largest_gap(ticks)
+    print(f"\nUI heartbeat gap: painting {paint_gap * 1000:.0f} ms, with live sound {overall * 1000:.0f} ms")
+    assert overall < 2.0
+
+
+def test_welcome_lists_the_sounds_the_encoder_knows(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    texts = " ".join(label.text() for label in window.welcome.findChildren(QLabel))
+    assert "Sounds it understands" in texts.title() or "SOUNDS IT UNDERSTANDS" in texts
+    assert "Heavy rain" in texts and "rainy" in texts
+
+
+def test_compare_and_tags_from_the_window(qtbot, window: MainWindow) -> None:
+    from studio.project.tags import load_tags
+
+    ids = generate(qtbot, window, "a lake", seed=1)
+    window.select_node(ids[0])
+    assert window.compare_with_parent() is None  # a root has no parent
+    window.select_node(ids[2])
+    dialog = window.compare_with_previous()
+    assert dialog is not None and dialog.table.rowCount() >= 1  # seed 1 → 3
+    dialog.close()
+    window.history.tags_edited.emit(ids[2], ["keeper", "lake"])
+    assert load_tags(window.project)[ids[2]] == ["keeper", "lake"]
+    window.undo_stack.undo()
+    assert ids[2] not in load_tags(window.project)
