@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
     batch_shown = Signal(list)  # node ids of a generation that is now visible
     message_shown = Signal(str)  # an error or notice shown to the user
     models_ready = Signal(object)  # PipelineInfo
+    search_shown = Signal(list)  # node ids ranked by a Find by Meaning/Sound, best first
 
     def __init__(self, project: Project, settings: Settings, device: str | None = None) -> None:
         super().__init__()
@@ -114,6 +115,9 @@ class MainWindow(QMainWindow):
         self._latest_stamp = 0
         self._export_stamps: set[int] = set()
         self._import_stamps: set[int] = set()
+        self._search_stamps: dict[int, str] = {}
+        self._zip_imports: set[int] = set()
+        self._index = None  # studio.search.NodeIndex, built in the worker on the first search
         self._previous = ""  # the node shown before the current one (Compare with Previous)
         self._shown = ""
         self._runner = WorkerThread(device or settings.device)
@@ -229,6 +233,23 @@ class MainWindow(QMainWindow):
             "Ctrl+I",
             "Restore a studio PNG's recipe, or bring in any PNG/JPEG to paint on",
         )
+        self._action(
+            file,
+            "Export Branch Contact &Sheet…",
+            self.choose_contact_sheet,
+            None,
+            "One PNG with the selected node and all its descendants as captioned thumbnails",
+        )
+        self._action(
+            file, "Export Project as &Zip…", self.choose_export_zip, None, "The whole project in one zip file"
+        )
+        self._action(
+            file,
+            "Import Project &Zip…",
+            self.choose_import_zip,
+            None,
+            "Unpack a project zip into a new folder and open it",
+        )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit (everything is saved)")
         edit = bar.addMenu("&Edit")
@@ -248,6 +269,21 @@ class MainWindow(QMainWindow):
         )
         self._action(edit, "Random &Seed", self.prompt_panel.roll, "Ctrl+Shift+R", "Pick a random seed")
         self._action(edit, "Cancel Rendering", self.cancel, "Esc", "Drop pending and running renders")
+        edit.addSeparator()
+        self._action(
+            edit,
+            "&Find by Meaning…",
+            self.choose_find_text,
+            QKeySequence.StandardKey.Find,
+            "Rank the project's images by how close they are to a description (shared text/sound space)",
+        )
+        self._action(
+            edit,
+            "Find by S&ound…",
+            self.choose_find_sound,
+            "Ctrl+Shift+F",
+            "Rank the project's images by how close they are to a sound file",
+        )
         edit.addSeparator()
         self._action(
             edit, "Se&ttings…", self.open_settings, "Ctrl+,", "Model, device, size, variations, privacy"
@@ -515,6 +551,49 @@ class MainWindow(QMainWindow):
         self.paint.show_node(node)
         self.sound.show_node(node.recipe)
 
+    def choose_find_text(self) -> None:
+        text, ok = QInputDialog.getText(self, "Find by meaning", "Show images like:")
+        if ok and text.strip():
+            self.find_similar(text=text.strip())
+
+    def choose_find_sound(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Find by sound", "", "Sounds (*.wav *.flac *.ogg)")
+        if path:
+            self.find_similar(sound=Path(path))
+
+    def find_similar(self, text: str | None = None, sound: Path | None = None) -> int:
+        """Rank nodes by their conditioning's cosine to a text or a sound (in the worker); the best
+        nine are shown in the grid."""
+        nodes = list(self._live_nodes())
+
+        def run(pipe, project, _progress):
+            from studio.audio.io import read_audio
+            from studio.search import NodeIndex, sound_query, text_query
+
+            if self._index is None or self._index.pipe is not pipe:
+                self._index = NodeIndex(pipe)
+            if sound is not None:
+                query = sound_query(
+                    pipe, read_audio(sound, rate=pipe.sound_rate(pipe.default_generator())).samples
+                )
+            else:
+                query = text_query(pipe, text or "")
+            return self._index.rank(nodes, query, project.assets)
+
+        stamp = self.worker.submit(Job(run=run, lane="search", queued=False))
+        self._search_stamps[stamp] = text if text is not None else (sound.name if sound else "")
+        return stamp
+
+    def _show_search(self, stamp: int, ranked: list[tuple[str, float]]) -> None:
+        query = self._search_stamps.pop(stamp)
+        if not ranked:
+            self.notify(f"No images to rank for {query!r} yet.")
+            return
+        self._show_batch([node_id for node_id, _ in ranked])
+        best = ", ".join(f"{score:.2f}" for _, score in ranked[:3])
+        self.statusBar().showMessage(f"Closest to {query!r}: best scores {best}", 8000)
+        self.search_shown.emit([node_id for node_id, _ in ranked])
+
     def compare(self, left_id: str, right_id: str) -> CompareDialog:
         """A/B compare two nodes: split slider, side by side, and what changed in the recipe."""
         left, right = self.project.node(left_id), self.project.node(right_id)
@@ -660,11 +739,11 @@ class MainWindow(QMainWindow):
             path.write_bytes(encode_png(image, None if private else recipe))
             return f"Exported {path} ({size} px)"
 
-        stamp = self.worker.submit(Job(run=run, lane="export"))
-        self._export_stamps.add(stamp)
-        return stamp
+        return self._background(run, "export")
 
     def _on_job_done(self, stamp: int, result) -> None:
+        if stamp in self._search_stamps:
+            self._show_search(stamp, result)
         if stamp in self._import_stamps:
             self._import_stamps.discard(stamp)
             self.history.add_nodes([result], self._icon)
@@ -676,6 +755,12 @@ class MainWindow(QMainWindow):
                 8000,
             )
             self.batch_shown.emit([result.id])
+        if stamp in self._zip_imports:
+            self._zip_imports.discard(stamp)
+            self._export_stamps.discard(stamp)
+            if self.open_project(result):
+                self.statusBar().showMessage(f"Imported the project into {result}", 8000)
+            return
         if stamp in self._export_stamps:
             self._export_stamps.discard(stamp)
             self.statusBar().showMessage(str(result), 5000)
@@ -729,6 +814,69 @@ class MainWindow(QMainWindow):
         stamp = self.worker.submit(Job(run=run, lane="import"))
         self._import_stamps.add(stamp)
         self.statusBar().showMessage(f"Importing {path.name}…")
+        return stamp
+
+    def choose_contact_sheet(self) -> None:
+        node_id = self.history.current()
+        if not node_id:
+            self.notify("Select the node whose branch should go on the sheet.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Contact sheet", "branch.png", "PNG images (*.png)")
+        if path:
+            self.export_contact_sheet(node_id, Path(path))
+
+    def export_contact_sheet(self, node_id: str, path: Path) -> int:
+        def run(_pipe, project, _progress) -> str:
+            from studio.contact_sheet import branch, contact_sheet
+
+            nodes = branch(project, node_id)
+            path.write_bytes(contact_sheet(project, nodes))
+            return f"Exported {path} ({len(nodes)} images)"
+
+        return self._background(run, "export")
+
+    def choose_export_zip(self) -> None:
+        name = f"{Path(self.project.path).name}.zip"
+        path, _ = QFileDialog.getSaveFileName(self, "Export project", name, "Zip files (*.zip)")
+        if path:
+            self.export_zip(Path(path))
+
+    def export_zip(self, path: Path) -> int:
+        def run(_pipe, project, progress) -> str:
+            from studio.project.archive import export_project_zip
+
+            export_project_zip(project, path, progress=lambda done, total: progress(done, total))
+            return f"Exported {path}"
+
+        return self._background(run, "export")
+
+    def choose_import_zip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import project zip", "", "Zip files (*.zip)")
+        if not path:
+            return
+        folder, _ = QFileDialog.getSaveFileName(self, "New project folder", str(Path(path).with_suffix("")))
+        if folder:
+            self.import_zip(Path(path), Path(folder))
+
+    def import_zip(self, path: Path, folder: Path) -> int:
+        """Unpack (checked: traversal, sizes, schema) in the worker, then open the new project here."""
+
+        def run(_pipe, _project, progress) -> Path:
+            from studio.project.archive import import_project_zip
+
+            imported = import_project_zip(path, folder, progress=lambda done, total: progress(done, total))
+            imported.close()
+            return folder
+
+        stamp = self._background(run, "import")
+        self._zip_imports.add(stamp)
+        return stamp
+
+    def _background(self, run, lane: str) -> int:
+        """A queued Job whose string result goes to the status bar (errors arrive as `failed`)."""
+        stamp = self.worker.submit(Job(run=run, lane=lane))
+        self._export_stamps.add(stamp)
+        self.statusBar().showMessage("Working…")
         return stamp
 
     def choose_import(self) -> None:

@@ -301,3 +301,43 @@ def test_compare_and_tags_from_the_window(qtbot, window: MainWindow) -> None:
     assert load_tags(window.project)[ids[2]] == ["keeper", "lake"]
     window.undo_stack.undo()
     assert ids[2] not in load_tags(window.project)
+
+
+def test_find_by_meaning_and_by_sound_fill_the_grid(qtbot, window: MainWindow, rain_wav: Path) -> None:
+    snowy = generate(qtbot, window, "snowy mountain peaks in winter", seed=1)
+    generate(qtbot, window, "a sunny sandy beach by the sea", seed=1)
+    with qtbot.waitSignal(window.search_shown, timeout=RENDER_MS) as blocker:
+        window.find_similar(text="glaciers and snow")
+    assert blocker.args[0][0] in snowy
+    assert window.grid.node_ids() == blocker.args[0]
+    with qtbot.waitSignal(window.search_shown, timeout=RENDER_MS) as blocker:
+        window.find_similar(sound=rain_wav)
+    assert len(blocker.args[0]) == 8
+
+
+def test_contact_sheet_and_project_zip_round_trip(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from PIL import Image
+
+    roots = generate(qtbot, window, "snowy peaks", seed=1)
+    window.select_node(roots[0])
+    children = generate(qtbot, window, "snowy peaks at night", seed=5)
+    sheet = tmp_path / "branch.png"
+    window.export_contact_sheet(roots[0], sheet)
+    qtbot.waitUntil(lambda: "5 images" in window.statusBar().currentMessage(), timeout=RENDER_MS)
+    assert Image.open(sheet).size[0] == 6 * 128
+    archive = tmp_path / "project.zip"
+    window.export_zip(archive)
+    qtbot.waitUntil(
+        lambda: archive.is_file() and "Exported" in window.statusBar().currentMessage(), timeout=RENDER_MS
+    )
+    window.import_zip(archive, tmp_path / "copy")
+    qtbot.waitUntil(lambda: Path(window.project.path) == tmp_path / "copy", timeout=RENDER_MS)
+    assert {n.id for n in window.project.nodes()} == set(roots) | set(children)
+    bad = tmp_path / "evil.zip"
+    import zipfile
+
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("../escape.txt", "x")
+    with qtbot.waitSignal(window.message_shown, timeout=RENDER_MS) as blocker:
+        window.import_zip(bad, tmp_path / "evil")
+    assert not (tmp_path / "evil").exists() and blocker.args[0]
