@@ -8,7 +8,7 @@ SYS_PKGS := libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-render-util0 libxcb-image0 \
 	libxcb-randr0 libxcb-xinerama0 libxcb-xfixes0 libx11-xcb1 libportaudio2 libsndfile1 xvfb xauth
 
-.PHONY: run test system lint bench clean
+.PHONY: run test system lint bench clean package
 
 system:
 	@missing=$$(for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -40,6 +40,11 @@ bench: system $(VENV)/.app
 lint: $(VENV)/.dev
 	$(PY) -m ruff check studio ui tests
 	$(PY) -m ruff format --check studio ui tests
+
+# One-folder app bundle dist/synesthesia-studio/ (no torch); see packaging/README.md.
+package: system $(VENV)/.app
+	$(PY) -m pip install -q -e ".[package]"
+	PY=$(PY) packaging/build.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

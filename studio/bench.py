@@ -84,6 +84,40 @@ def _live(pipe: Pipeline, model: str, repeat: int, size: int) -> dict:
     return row
 
 
+def bench_project_open(nodes: int = 10_000) -> dict:
+    """Open a generated project of `nodes` nodes (built with fsync off: only the open is timed)."""
+    import os
+    import tempfile
+    from pathlib import Path
+    from unittest import mock
+
+    from studio.pngmeta import encode_png
+    from studio.project.store import Project
+    from studio.recipe import Recipe
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "big"
+        pngs = [encode_png(np.full((32, 32, 3), i * 20, np.uint8), None) for i in range(8)]
+        build = time.perf_counter()
+        with mock.patch.object(os, "fsync", lambda fd: None):
+            project = Project.open(folder)
+            parents: list[str] = []
+            for i in range(nodes):
+                recipe = Recipe(model="landscape64", model_version="1", seed=i, prompt=f"a lake {i % 97}")
+                parent = [parents[(i * 7919) % len(parents)]] if parents and i % 5 else []
+                parents.append(
+                    project.add_node(kind="generate", recipe=recipe, image_png=pngs[i % 8], parents=parent).id
+                )
+            project.close()
+        built = time.perf_counter() - build
+        start = time.perf_counter()
+        project = Project.open(folder)
+        count = len(project.nodes())
+        opened = time.perf_counter() - start
+        project.close()
+    return {"nodes": count, "open_s": round(opened, 3), "build_s_without_fsync": round(built, 1)}
+
+
 def format_bench(result: dict) -> str:
     lines = [
         f"provider {result['provider']}, {result['size']} px, cold start to first image "
@@ -92,4 +126,7 @@ def format_bench(result: dict) -> str:
     for name, row in result["models"].items():
         parts = [f"{k} {v}" for k, v in row.items()]
         lines.append(f"{name}: " + ", ".join(parts))
+    if "project_open" in result:
+        p = result["project_open"]
+        lines.append(f"project of {p['nodes']} nodes opens in {p['open_s']:.2f} s")
     return "\n".join(lines)

@@ -13,14 +13,19 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeat", type=int, default=10, help="timed runs per figure (median; default 10)")
     p.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="compute device")
+    p.add_argument(
+        "--project-nodes", type=int, default=10_000, help="nodes of the generated project (0: skip)"
+    )
     p.set_defaults(run=run_bench)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from studio.bench import bench, format_bench
+    from studio.bench import bench, bench_project_open, format_bench
     from studio.inference.pipeline import Pipeline
 
     result = bench(Pipeline(device=args.device), repeat=max(1, args.repeat), size=args.size)
+    if args.project_nodes > 0:
+        result["project_open"] = bench_project_open(args.project_nodes)
     print(format_bench(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""Where things live: shipped models beside the code (or inside a frozen bundle), user data under XDG folders."""
+"""Where things live: shipped models beside the code or in a frozen bundle, user data under XDG folders."""
 
 from __future__ import annotations
 

@@ -28,7 +28,9 @@ def _io(name: str, shape: list, meaning: str) -> dict:
     return {"name": name, "shape": shape, "dtype": "float32", "meaning": meaning}
 
 
-def export_sound_encoder(state: dict, out: Path, embed_text, license_: str = "MIT") -> dict:
+def export_sound_encoder(
+    state: dict, out: Path, embed_text, license_: str = "MIT", heldout: int = 240
+) -> dict:
     """Write OUT.onnx + OUT.json from a sound-encoder checkpoint state; returns the manifest."""
     cfg = SoundConfig.from_dict(json.loads(state["config"]))
     net = SoundEncoder(cfg.width, cfg.dim)
@@ -57,7 +59,7 @@ def export_sound_encoder(state: dict, out: Path, embed_text, license_: str = "MI
         mean = vectors.mean(axis=0)
         return mean / max(float(np.linalg.norm(mean)), 1e-8)
 
-    metrics = {"onnx_parity_max_abs_diff": max_diff, **sound_metrics(embed_sound, embed_text)}
+    metrics = {"onnx_parity_max_abs_diff": max_diff, **sound_metrics(embed_sound, embed_text, n=heldout)}
     manifest = {
         "name": out.name,
         "version": f"1.0.{state['step']}",

@@ -44,11 +44,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def config_from_dict(cls, data: dict):
+    """A config dataclass from JSON, refusing unknown keys (a typo must not silently train defaults)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+    return cls(**data)

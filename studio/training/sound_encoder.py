@@ -28,6 +28,7 @@ from torch import nn
 
 from studio.audio.io import SAMPLE_RATE
 from studio.training.audio_features import log_mel_torch
+from studio.training.config import config_from_dict
 from studio.training.loop import checkpoint_path, load_checkpoint, save_checkpoint
 from studio.world.sound_captions import make_sound_caption
 from studio.world.sounds import synth_clip
@@ -59,11 +60,7 @@ class SoundConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> SoundConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown sound-encoder config keys: {', '.join(unknown)}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,0 +1,316 @@
+"""Variations: binds the Variations panel to the selected node, the worker and the project.
+
+Vary commits jittered children of the selected node; the seed browser previews neighbouring seeds
+and Keep commits one; Interpolate renders a strip between a remembered node A and the selected one
+(previews) and Keep frame commits the picked frame with both as parents; Breed mixes 2–4 picked
+nodes into one child with all of them as parents; the discovered controls (computed once per model
+in the worker, then kept in project meta) move the selected node live and Keep commits it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from studio.project.store import Node
+from studio.recipe import Recipe
+from studio.variations import (
+    Direction,
+    VariationError,
+    apply_directions,
+    breed,
+    directions_from_json,
+    directions_to_json,
+    interpolate,
+    jitter,
+    principal_directions,
+    recipe_embedder,
+)
+from ui.image_view import to_qimage
+from ui.variations_panel import VariationsPanel
+from ui.worker import Job, RenderRequest
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+META_DIRECTIONS = "variations.directions"  # {"model", "version", "directions": [...]}
+
+
+class VariationsController(QObject):
+    strip_ready = Signal(int)  # frames shown in the strip
+    directions_ready = Signal(list)  # list[Direction], sliders built
+
+    def __init__(self, window: MainWindow, panel: VariationsPanel | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.panel = panel or VariationsPanel()
+        self.a_id = ""
+        self.mix: list[str] = []
+        self.frames: list[Recipe] = []
+        self.frame_ends: tuple[str, str] = ("", "")
+        self._frame_images: list[np.ndarray] = []
+        self.directions: list[Direction] = []
+        self._directions_model = ""
+        self._seed_base = ""
+        self._seed_recipe: Recipe | None = None
+        self._direction_base = ""
+        self._direction_recipe: Recipe | None = None
+        self._seed_stamp = self._direction_stamp = 0
+        self._strip_stamp = self._breed_stamp = self._directions_stamp = 0
+        p = self.panel
+        p.vary_requested.connect(self.vary)
+        p.seed_step.connect(self.step_seed)
+        p.seed_keep_requested.connect(self.keep_seed)
+        p.set_a_requested.connect(self.set_a)
+        p.interpolate_requested.connect(self.interpolate)
+        p.frame_picked.connect(self.show_frame)
+        p.keep_frame_requested.connect(self.keep_frame)
+        p.add_to_mix_requested.connect(self.add_to_mix)
+        p.mix_cleared.connect(self.clear_mix)
+        p.breed_requested.connect(self.breed)
+        p.directions_wanted.connect(self.compute_directions)
+        p.direction_moved.connect(self.preview_directions)
+        p.keep_direction_requested.connect(self.keep_directions)
+        window.worker.preview.connect(self._on_preview)
+        window.worker.job_done.connect(self._on_job_done)
+        window.worker.failed.connect(self._on_failed)
+
+    # --- helpers --------------------------------------------------------------------------------
+    def _current(self) -> Node | None:
+        node_id = self.window.history.current()
+        if not node_id:
+            self.window.notify("Select an image first: variations start from the selected picture.")
+            return None
+        return self.window.project.node(node_id)
+
+    def _z_dim(self, model: str) -> int | None:
+        info = self.window.info
+        for generator in info.generators if info is not None else []:
+            if generator.name == model and generator.z_dim:
+                return int(generator.z_dim)
+        self.window.notify(f"The model {model} is not loaded, so its latent space is unknown.")
+        return None
+
+    def _label(self, node_id: str) -> str:
+        recipe = self.window.project.node(node_id).recipe
+        return f"{recipe.prompt or '(anything)'} · seed {recipe.seed}"
+
+    # --- vary and seeds -------------------------------------------------------------------------
+    def vary(self) -> int:
+        """Commit N jittered children of the selected node (kind "vary")."""
+        node = self._current()
+        z_dim = self._z_dim(node.recipe.model) if node is not None else None
+        if node is None or z_dim is None:
+            return 0
+        children = jitter(
+            node.recipe,
+            z_dim,
+            self.panel.variation_strength(),
+            self.panel.variation_count(),
+            secrets.randbits(32),
+        )
+        return self.window.submit_commit(
+            RenderRequest(kind="vary", recipes=tuple(children), parents=(node.id,))
+        )
+
+    def step_seed(self, delta: int) -> int:
+        """Preview the selected node with the seed next to the one last previewed (not stored)."""
+        node = self._current()
+        if node is None:
+            return 0
+        if self._seed_base != node.id or self._seed_recipe is None:
+            self._seed_base, self._seed_recipe = node.id, node.recipe
+        recipe = node.recipe.replace(seed=self._seed_recipe.seed + int(delta), latent=None)
+        self._seed_recipe = recipe
+        self.panel.set_seed(recipe.seed)
+        self._seed_stamp = self.window.worker.submit(
+            RenderRequest(recipes=(recipe,), commit=False, lane="seeds")
+        )
+        return self._seed_stamp
+
+    def keep_seed(self) -> int:
+        if self._seed_recipe is None or not self._seed_base:
+            self.window.notify("Browse to a seed with ◀ or ▶ first.")
+            return 0
+        return self.window.submit_commit(
+            RenderRequest(kind="seed", recipes=(self._seed_recipe,), parents=(self._seed_base,))
+        )
+
+    # --- interpolation --------------------------------------------------------------------------
+    def set_a(self) -> None:
+        node = self._current()
+        if node is not None:
+            self.a_id = node.id
+            self.panel.set_a(self._label(node.id))
+
+    def interpolate(self) -> int:
+        """Render the strip A → selected node in the worker (previews, nothing stored)."""
+        node = self._current()
+        if node is None:
+            return 0
+        if not self.a_id or self.a_id == node.id:
+            self.window.notify("Set A on one image, select another, then interpolate.")
+            return 0
+        a, b = self.window.project.node(self.a_id).recipe, node.recipe
+        steps, ends = self.panel.frame_count(), (self.a_id, node.id)
+
+        def run(pipe, project, _progress) -> Any:
+            try:
+                z_dim = int(pipe.registry.get(a.model).z_dim)
+                frames = interpolate(a, b, steps, recipe_embedder(pipe, project.assets), z_dim)
+            except VariationError as exc:
+                return f"Cannot interpolate: {exc}"
+            return ends, frames, pipe.render(frames, project.assets, preview=True)
+
+        self._strip_stamp = self.window.worker.submit(Job(run=run, lane="variations-strip", queued=False))
+        return self._strip_stamp
+
+    def show_frame(self, index: int) -> None:
+        if 0 <= index < len(self._frame_images):
+            self.window.view.set_image(to_qimage(self._frame_images[index]))
+
+    def keep_frame(self) -> int:
+        index = self.panel.current_frame()
+        if not 0 <= index < len(self.frames):
+            self.window.notify("Interpolate first, then pick a frame to keep.")
+            return 0
+        return self.window.submit_commit(
+            RenderRequest(kind="interpolate", recipes=(self.frames[index],), parents=self.frame_ends)
+        )
+
+    # --- breeding -------------------------------------------------------------------------------
+    def add_to_mix(self) -> None:
+        node = self._current()
+        if node is None:
+            return
+        if node.id in self.mix:
+            self.window.notify("That image is already in the mix.")
+            return
+        if len(self.mix) >= 4:
+            self.window.notify("A mix holds up to 4 parents; clear it to start another.")
+            return
+        self.mix.append(node.id)
+        self.panel.set_mix([self._label(i) for i in self.mix])
+
+    def clear_mix(self) -> None:
+        self.mix = []
+        self.panel.set_mix([])
+
+    def breed(self) -> int:
+        """Mix the parents in the worker (embeddings need the text encoder), then commit the child."""
+        if len(self.mix) < 2:
+            self.window.notify("Add at least two images to the mix to breed.")
+            return 0
+        parents = [self.window.project.node(i).recipe for i in self.mix]
+        ids, weights = tuple(self.mix), self.panel.mix_weights()
+
+        def run(pipe, project, _progress) -> Any:
+            try:
+                z_dim = int(pipe.registry.get(parents[0].model).z_dim)
+                return ids, breed(parents, weights, recipe_embedder(pipe, project.assets), z_dim)
+            except VariationError as exc:
+                return f"Cannot breed: {exc}"
+
+        self._breed_stamp = self.window.worker.submit(Job(run=run, lane="variations-breed"))
+        return self._breed_stamp
+
+    # --- discovered controls --------------------------------------------------------------------
+    def compute_directions(self) -> int:
+        """Principal directions of the model, from project meta when stored, else computed in the worker."""
+        self.panel.set_directions_note("Computing controls…")
+        model = self.window.settings.model or None
+
+        def run(pipe, project, _progress) -> Any:
+            info = pipe.registry.get(model) if model else pipe.default_generator()
+            stored = project.meta_get(META_DIRECTIONS) if project is not None else None
+            if isinstance(stored, dict) and (stored.get("model"), stored.get("version")) == (
+                info.name,
+                info.version,
+            ):
+                try:
+                    return info.name, directions_from_json(stored.get("directions"))
+                except VariationError as exc:
+                    log.warning("stored controls are unreadable, computing them again: %s", exc)
+            try:
+                directions = principal_directions(pipe, info.name)
+            except VariationError as exc:
+                return f"Controls cannot be computed: {exc}"
+            if project is not None:
+                record = {
+                    "model": info.name,
+                    "version": info.version,
+                    "directions": directions_to_json(directions),
+                }
+                project.meta_set(META_DIRECTIONS, record)
+            return info.name, directions
+
+        self._directions_stamp = self.window.worker.submit(Job(run=run, lane="variations-directions"))
+        return self._directions_stamp
+
+    def preview_directions(self) -> int:
+        """Live: the selected node moved along the controls (newest wins, nothing stored)."""
+        node = self._current()
+        if node is None or not self.directions:
+            return 0
+        if node.recipe.model != self._directions_model:
+            self.window.notify(f"The controls belong to {self._directions_model}, not {node.recipe.model}.")
+            return 0
+        z_dim = len(self.directions[0].vector)
+        try:
+            recipe = apply_directions(node.recipe, z_dim, self.panel.amounts(), self.directions)
+        except VariationError as exc:
+            self.window.notify(f"Cannot move the picture: {exc}")
+            return 0
+        self._direction_base, self._direction_recipe = node.id, recipe
+        self._direction_stamp = self.window.worker.submit(
+            RenderRequest(recipes=(recipe,), commit=False, lane="directions")
+        )
+        return self._direction_stamp
+
+    def keep_directions(self) -> int:
+        if self._direction_recipe is None or not self._direction_base:
+            self.window.notify("Move a control first, then keep the result.")
+            return 0
+        stamp = self.window.submit_commit(
+            RenderRequest(
+                kind="direction", recipes=(self._direction_recipe,), parents=(self._direction_base,)
+            )
+        )
+        self._direction_recipe = None
+        self.panel.reset_directions()
+        return stamp
+
+    # --- worker results -------------------------------------------------------------------------
+    def _on_preview(self, stamp: int, image, _recipe) -> None:
+        if stamp in (self._seed_stamp, self._direction_stamp):
+            self.window.view.set_image(to_qimage(np.asarray(image)))
+
+    def _on_job_done(self, stamp: int, result) -> None:
+        if stamp not in (self._strip_stamp, self._breed_stamp, self._directions_stamp):
+            return
+        if isinstance(result, str):
+            if stamp == self._directions_stamp:
+                self.panel.set_directions_note(result)
+            self.window.notify(result)
+            return
+        if stamp == self._strip_stamp:
+            self.frame_ends, self.frames, self._frame_images = result
+            self.panel.set_frames([to_qimage(np.asarray(i)) for i in self._frame_images])
+            self.show_frame(0)
+            self.strip_ready.emit(len(self.frames))
+        elif stamp == self._breed_stamp:
+            ids, child = result
+            self.window.submit_commit(RenderRequest(kind="breed", recipes=(child,), parents=ids))
+        else:
+            self._directions_model, self.directions = result
+            self.panel.set_directions(self.directions)
+            self.directions_ready.emit(list(self.directions))
+
+    def _on_failed(self, stamp: int, message: str) -> None:
+        if stamp == self._directions_stamp and stamp:
+            self.panel.set_directions_note(message.splitlines()[0])
