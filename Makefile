@@ -47,4 +47,4 @@ package: system $(VENV)/.app
 	PY=$(PY) packaging/build.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

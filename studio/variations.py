@@ -30,6 +30,7 @@ NEUTRAL_PROMPT = ""  # text-only conditioning with no words: the model's own ave
 STAT_SIZE = 64  # renders are compared at this size, whatever the generator's resolution
 NAMING_LATENTS = 8
 NAMING_STEP = 2.0
+NAME_YIELD = 0.6
 RENDER_CHUNK = 16  # measured on CPU: batches of 16 render ~30% faster per image than batches of 64
 
 
@@ -305,10 +306,11 @@ def principal_directions(
     probe = latents[:NAMING_LATENTS]
     for j in range(k):
         vector = coef[:, j] / max(float(np.linalg.norm(coef[:, j])), 1e-12)
-        name, sign = _name(pipe, base, probe, vector, spread)
-        vector = vector * sign
+        change = _changes(pipe, base, probe, vector, spread)
+        name = _pick_name(change, used)
         used[name] = used.get(name, 0) + 1
         label = name if used[name] == 1 else f"{name} {used[name]}"
+        vector = vector * (1.0 if change[name] >= 0 else -1.0)  # + means more of what it is named for
         directions.append(
             Direction(
                 label, tuple(vector.astype(np.float32).tolist()), float(variance[j]), _DESCRIPTIONS[name]
@@ -319,20 +321,30 @@ def principal_directions(
     return directions
 
 
-def _name(
+def _changes(
     pipe: Any, base: Recipe, probe: np.ndarray, vector: np.ndarray, spread: dict[str, float]
-) -> tuple[str, float]:
-    """The statistic that moving along `vector` changes most (in units of its spread over samples),
-    and the sign that makes + increase it."""
+) -> dict[str, float]:
+    """How much each statistic changes from −step to +step along `vector`, in units of its spread
+    over the samples (so brightness and sky height are comparable)."""
     minus = [
         base.replace(latent=tuple((z - NAMING_STEP * vector).astype(np.float32).tolist())) for z in probe
     ]
     plus = [base.replace(latent=tuple((z + NAMING_STEP * vector).astype(np.float32).tolist())) for z in probe]
     stats = _stats(_render_small(pipe, minus + plus))
     n = len(probe)
-    change = {name: float((v[n:] - v[:n]).mean()) / spread[name] for name, v in stats.items()}
-    best = max(change, key=lambda name: abs(change[name]))
-    return best, 1.0 if change[best] >= 0 else -1.0
+    return {name: float((v[n:] - v[:n]).mean()) / spread[name] for name, v in stats.items()}
+
+
+def _pick_name(change: dict[str, float], used: dict[str, int]) -> str:
+    """The statistic that changes most; a name already taken yields to an unused one that changes at
+    least NAME_YIELD as much, so six sliders are not all called "brightness"."""
+    ranked = sorted(change, key=lambda name: abs(change[name]), reverse=True)
+    best = ranked[0]
+    if best in used:
+        fresh = next((name for name in ranked if name not in used), None)
+        if fresh is not None and abs(change[fresh]) >= NAME_YIELD * abs(change[best]):
+            return fresh
+    return best
 
 
 def apply_directions(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from studio.project.store import Node
+from studio.project.store import Node, NodeNotFoundError
 from studio.recipe import Recipe
 from studio.variations import (
     Direction,
@@ -156,7 +156,13 @@ class VariationsController(QObject):
         if not self.a_id or self.a_id == node.id:
             self.window.notify("Set A on one image, select another, then interpolate.")
             return 0
-        a, b = self.window.project.node(self.a_id).recipe, node.recipe
+        try:
+            a, b = self.window.project.node(self.a_id).recipe, node.recipe
+        except NodeNotFoundError:
+            self.a_id = ""
+            self.panel.set_a("—")
+            self.window.notify("A is not in this project any more: set A again.")
+            return 0
         steps, ends = self.panel.frame_count(), (self.a_id, node.id)
 
         def run(pipe, project, _progress) -> Any:
@@ -206,7 +212,12 @@ class VariationsController(QObject):
         if len(self.mix) < 2:
             self.window.notify("Add at least two images to the mix to breed.")
             return 0
-        parents = [self.window.project.node(i).recipe for i in self.mix]
+        try:
+            parents = [self.window.project.node(i).recipe for i in self.mix]
+        except NodeNotFoundError:
+            self.clear_mix()
+            self.window.notify("The mix held images of another project; it was emptied, add them again.")
+            return 0
         ids, weights = tuple(self.mix), self.panel.mix_weights()
 
         def run(pipe, project, _progress) -> Any:

@@ -129,3 +129,18 @@ def test_direction_slider_previews_then_keeps(qtbot, window) -> None:
     moved = np.asarray(node.recipe.latent) - base.latent_vector(z)
     np.testing.assert_allclose(moved, 2.0 * np.asarray(directions[0].vector), atol=1e-4)
     assert panel.amounts() == {}  # keeping starts again from zero
+
+
+def test_picks_from_a_closed_project_are_refused_with_a_message(qtbot, window, tmp_path) -> None:
+    ids = generate(qtbot, window, "a quiet bay", seed=6)
+    controller = VariationsController(window)
+    for node_id in ids[:2]:
+        window.select_node(node_id)
+        qtbot.mouseClick(controller.panel.add_mix_button, LEFT)
+    qtbot.mouseClick(controller.panel.set_a_button, LEFT)
+    assert window.open_project(tmp_path / "other")
+    other = generate(qtbot, window, "a quiet bay", seed=6)
+    window.select_node(other[0])
+    assert controller.interpolate() == 0 and "set A again" in window.toast.text()
+    assert controller.breed() == 0 and "another project" in window.toast.text()
+    assert controller.mix == [] and controller.a_id == ""
