@@ -60,8 +60,11 @@ def run_train(args: argparse.Namespace) -> int:
         raise CommandError(f"--data {args.data} is not a folder")
     if not args.config.is_file():
         raise CommandError(f"no config file at {args.config}")
-    if _config_kind(args.config) == "sound_encoder":
+    kind = _config_kind(args.config)
+    if kind == "sound_encoder":
         return _train_sound(args)
+    if kind == "image_encoder":
+        return _train_image(args)
     try:
         cfg = TrainConfig.load(args.config)
     except (ValueError, TypeError) as exc:
@@ -102,6 +105,25 @@ def _train_sound(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_image(args: argparse.Namespace) -> int:
+    """The image encoder trains on renderer scenes with their captions: --data has no captions to align."""
+    from studio.training.image_encoder import ImageConfig, train_image_encoder
+    from studio.training.run import shipped_embedder
+
+    if args.data is not None:
+        raise CommandError("the image encoder trains on renderer scenes; --data is for generators")
+    try:
+        cfg = ImageConfig.from_dict(json.loads(args.config.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"bad config {args.config}: {exc}") from exc
+    if args.steps is not None:
+        cfg.steps = args.steps
+    out = args.out or Path("runs") / cfg.name
+    result = train_image_encoder(cfg, out, shipped_embedder(), resume=args.resume, progress=_ProgressBar())
+    print(json.dumps(result))
+    return 0
+
+
 def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a training checkpoint to ONNX with its manifest")
     p.add_argument("checkpoint", type=Path, help="runs/NAME/checkpoint.pt")
@@ -123,6 +145,12 @@ def run_export(args: argparse.Namespace) -> int:
         from studio.training.run import shipped_embedder
 
         manifest = export_sound_encoder(state, args.output, shipped_embedder(), license_=args.license)
+        print(json.dumps(manifest["metrics"]))
+    elif state.get("kind") == "image_encoder":
+        from studio.export.image_export import export_image_encoder
+        from studio.training.run import shipped_embedder
+
+        manifest = export_image_encoder(state, args.output, shipped_embedder(), license_=args.license)
         print(json.dumps(manifest["metrics"]))
     else:
         manifest = export_checkpoint(args.checkpoint, args.output, license_=args.license)

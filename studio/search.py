@@ -1,29 +1,72 @@
-"""Search a project by meaning: rank nodes by how close their conditioning is to a text or a sound.
+"""Search a project by meaning: rank nodes by how close what they show is to a text or a sound.
 
-Every node was rendered from one vector in the shared text/sound space (its prompt's embedding,
-moved toward its sound by the edit strength, or an explicit embedding), so that vector says what
-the picture was made to show. A text query or a dropped sound is embedded in the same space and
-nodes are ranked by cosine. Node vectors are cached per recipe, so repeated searches are cheap.
+With an image encoder of the query's embedding space installed, a node's vector is the encoder's
+reading of its stored picture: the search then finds what the image actually *shows* (a prompt
+asking for snow that rendered green still is not snowy), and imported pictures are searchable too.
+Without one, it falls back to the vector the node was rendered from (its prompt's embedding, moved
+toward its sound by the edit strength, or an explicit embedding): what the picture was *made* to
+show. A text query or a dropped sound is embedded in the same space and nodes are ranked by cosine.
+Vectors are cached per image / recipe, so repeated searches are cheap.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 from studio.inference.audio_encoder import blend_toward
+from studio.inference.image_encoder import ImageEncoder, image_encoder_for
+from studio.inference.manifest import ModelError
 from studio.inference.pipeline import AssetSource, Pipeline, PipelineError
 from studio.project.node import Node
 from studio.recipe import Recipe
 
+log = logging.getLogger(__name__)
+
 
 class NodeIndex:
-    """Conditioning vectors of a project's nodes, computed on demand and kept."""
+    """Vectors of a project's nodes (from their pictures, else their conditioning), computed on demand."""
 
     def __init__(self, pipe: Pipeline) -> None:
         self.pipe = pipe
         self._vectors: dict[str, np.ndarray] = {}
+        self._image_vectors: dict[str, np.ndarray | None] = {}
+        self._image_encoder: ImageEncoder | None | bool = False  # False: not looked up yet
+
+    def image_encoder(self) -> ImageEncoder | None:
+        """The installed image encoder of the default generator's space, or None (conditioning is used)."""
+        if self._image_encoder is False:
+            try:
+                space = self.pipe.default_generator().embedding_space
+                info = image_encoder_for(self.pipe.registry.models(), space)
+                self._image_encoder = ImageEncoder(self.pipe.engine, info)
+            except (ModelError, PipelineError) as exc:
+                log.info("search ranks by conditioning: %s", exc)
+                self._image_encoder = None
+        return self._image_encoder or None
+
+    def image_vectors(self, nodes: Sequence[Node], assets: AssetSource | None) -> dict[str, np.ndarray]:
+        """{image sha: unit vector} for the nodes whose picture can be read; one batched encoder run."""
+        encoder = self.image_encoder()
+        if encoder is None or assets is None:
+            return {}
+        todo = sorted({n.image for n in nodes if n.image not in self._image_vectors})
+        pictures = {}
+        for sha in todo:
+            try:
+                with Image.open(io.BytesIO(assets.get(sha))) as picture:
+                    pictures[sha] = np.asarray(picture.convert("RGB"))
+            except (LookupError, OSError, ValueError) as exc:  # missing or damaged asset: use conditioning
+                log.warning("search cannot read picture %s: %s", sha[:12], exc)
+                self._image_vectors[sha] = None
+        if pictures:
+            for sha, vector in zip(pictures, encoder.embed(list(pictures.values())), strict=True):
+                self._image_vectors[sha] = vector
+        return {n.image: v for n in nodes if (v := self._image_vectors.get(n.image)) is not None}
 
     def vector(self, recipe: Recipe, assets: AssetSource | None) -> np.ndarray | None:
         """The unit vector the recipe renders with; None when it cannot be known (missing model)."""
@@ -52,14 +95,20 @@ class NodeIndex:
     def rank(
         self, nodes: Sequence[Node], query: np.ndarray, assets: AssetSource | None, limit: int = 9
     ) -> list[tuple[str, float]]:
-        """(node id, cosine) of the best `limit` nodes, best first; imported pictures are skipped."""
+        """(node id, cosine) of the best `limit` nodes, best first.
+
+        Nodes are read by their picture when an image encoder is installed; otherwise by their
+        conditioning, and imported pictures (which have none) are skipped."""
         query = np.asarray(query, dtype=np.float32)
         query = query / max(float(np.linalg.norm(query)), 1e-8)
+        by_image = self.image_vectors(nodes, assets)
         scored = []
         for node in nodes:
-            if node.recipe.extra.get("imported"):
-                continue
-            vector = self.vector(node.recipe, assets)
+            vector = by_image.get(node.image)
+            if vector is None:
+                if node.recipe.extra.get("imported"):
+                    continue
+                vector = self.vector(node.recipe, assets)
             if vector is not None and vector.shape == query.shape:
                 scored.append((node.id, float(vector @ query)))
         return sorted(scored, key=lambda row: -row[1])[:limit]

@@ -48,6 +48,7 @@ from ui.settings import Settings
 from ui.settings_dialog import SettingsDialog
 from ui.sound_controller import SoundController
 from ui.tag_command import TagCommand
+from ui.variations_controller import VariationsController
 from ui.variations_grid import VariationsGrid
 from ui.welcome import WelcomePanel
 from ui.worker import Job, PipelineInfo, RenderRequest, WorkerThread
@@ -187,6 +188,9 @@ class MainWindow(QMainWindow):
         self.sound = SoundController(self)
         self.sound_dock = self._dock("Sound", self.sound.panel)
         self.tabifyDockWidget(self.paint_dock, self.sound_dock)
+        self.variations = VariationsController(self)
+        self.variations_dock = self._dock("Variations", self.variations.panel)
+        self.tabifyDockWidget(self.sound_dock, self.variations_dock)
         self.paint_dock.raise_()
 
     def _dock(self, title: str, widget: QWidget) -> QDockWidget:
@@ -269,6 +273,13 @@ class MainWindow(QMainWindow):
         )
         self._action(edit, "Random &Seed", self.prompt_panel.roll, "Ctrl+Shift+R", "Pick a random seed")
         self._action(edit, "Cancel Rendering", self.cancel, "Esc", "Drop pending and running renders")
+        self._action(
+            edit,
+            "&Vary",
+            lambda: self.variations.vary(),
+            "Ctrl+Shift+Y",
+            "Make jittered children of the selected image",
+        )
         edit.addSeparator()
         self._action(
             edit,
@@ -315,6 +326,7 @@ class MainWindow(QMainWindow):
         self._action(view, "&Paint", self.show_paint, "Ctrl+P", "Paint a semantic sketch over the picture")
         view.addAction(self.paint_dock.toggleViewAction())
         view.addAction(self.sound_dock.toggleViewAction())
+        view.addAction(self.variations_dock.toggleViewAction())
         paint = bar.addMenu("&Paint")
         self._action(
             paint,

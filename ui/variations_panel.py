@@ -148,7 +148,8 @@ class VariationsPanel(QWidget):
         self.strip.setWrapping(False)
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.setIconSize(QSize(STRIP_THUMB, STRIP_THUMB))
-        self.strip.setFixedHeight(STRIP_THUMB + 28)
+        self.strip.setFixedHeight(STRIP_THUMB + 48)  # icon, its number and the horizontal scroll bar
+        self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.strip.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.strip.setAccessibleName("Interpolation frames")
         self.strip.setToolTip("The frames from A to the selected image; click one to see it")

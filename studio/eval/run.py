@@ -5,6 +5,9 @@ never used in training), text-only and with the scene's label map, next to the j
 on the real renderer images (its ceiling). Diversity is the mean per-pixel spread across seeds.
 Sketch fidelity (with an installed segmenter) is the mIoU between each held-out label map and the
 segmentation of the image generated from it, next to the segmenter's mIoU on the real renders.
+With an installed image encoder: R-precision (true prompt vs 99 mismatched ones, beside the real
+renders' ceiling) and KID/FID against the real renders on the encoder's penultimate features
+(`studio.eval.retrieval`, which says why these features and not Inception's).
 """
 
 from __future__ import annotations
@@ -63,7 +66,32 @@ def evaluate(
         "chance": {"time": 1 / 7, "weather": 1 / 7},
     }
     result.update(_sound(pipe, info, judge, max(4, n // 8)))
+    retrieval = _retrieval(pipe, info, scenes, {"text_only": text_only, "text_and_sketch": with_sketch}, seed)
+    if retrieval:
+        result["image_encoder"] = retrieval
     return result
+
+
+def _retrieval(pipe: Pipeline, info, scenes, generated: dict[str, np.ndarray], seed: int) -> dict:
+    """R-precision and KID/FID, when an image encoder of the generator's space is installed."""
+    from studio.eval.retrieval import generation_metrics
+    from studio.inference.image_encoder import ImageEncoder, image_encoder_for
+    from studio.inference.manifest import ModelError
+
+    try:
+        encoder_info = image_encoder_for(pipe.registry.models(), info.embedding_space)
+    except ModelError:
+        return {}
+    reference = render_scenes(len(scenes.images), seed=seed + 1, size=scenes.images.shape[1], split="eval")
+    metrics = generation_metrics(
+        ImageEncoder(pipe.engine, encoder_info),
+        lambda texts: pipe.encode_text(info, texts),
+        scenes.images,
+        scenes.captions,
+        generated,
+        reference.images,
+    )
+    return {"model": encoder_info.name, **metrics}
 
 
 def _sound(pipe: Pipeline, info, judge, n: int) -> dict:
@@ -126,4 +154,25 @@ def format_table(result: dict) -> str:
             )
             + f", chance {listen['listen_chance']:.2f}"
         )
+    lines.extend(_retrieval_lines(result.get("image_encoder")))
     return "\n".join(lines)
+
+
+def _retrieval_lines(metrics: dict | None) -> list[str]:
+    if not metrics:
+        return ["R-precision / KID: no image encoder installed for this generator's embedding space"]
+    rp = metrics["r_precision"]
+    lines = [
+        f"R-precision top-1 of {metrics['r_precision_k']} ({metrics['model']}, chance "
+        f"{metrics['r_precision_chance']:.2f}): real renders {rp['real_renders']:.2f} (ceiling), "
+        + ", ".join(f"{name} {value:.2f}" for name, value in rp.items() if name != "real_renders")
+    ]
+    lines.append(
+        f"KID ×1000 / FID vs real renders ({metrics['kid_fid_features']} features of {metrics['model']}):"
+    )
+    for name, row in metrics["kid"].items():
+        lines.append(
+            f"  {name:<22}KID {1000 * row['mean']:7.2f} ± {1000 * row['std']:.2f}"
+            f"   FID {metrics['fid'][name]:.2f}"
+        )
+    return lines

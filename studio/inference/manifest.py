@@ -14,7 +14,7 @@ from typing import Any
 
 from studio.world.classes import LabelClass
 
-KINDS = ("generator", "text_encoder", "audio_encoder", "upscaler", "segmenter")
+KINDS = ("generator", "text_encoder", "audio_encoder", "upscaler", "segmenter", "image_encoder")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -240,6 +240,8 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
         extra.update(_segmenter_fields(c, inputs, outputs))
     elif kind == "audio_encoder":
         extra.update(_audio_encoder_fields(c, inputs, outputs))
+    elif kind == "image_encoder":
+        extra.update(_image_encoder_fields(c, inputs, outputs))
     return ModelInfo(
         name=name,
         version=version,
@@ -360,3 +362,19 @@ def _audio_encoder_fields(
             raise c.fail(f"listen_labels[{i}].prompts", "must be a non-empty list of strings")
     dim = embedding.shape[1]
     return {"dim": dim if isinstance(dim, int) and dim > 0 else None}
+
+
+def _image_encoder_fields(
+    c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]
+) -> dict:
+    """image [N, 3, R, R] in [-1, 1] → embedding [N, D] (optionally features [N, F] for KID/FID)."""
+    resolution = c.positive_int("resolution")
+    image = c.require_tensor(inputs, "inputs", "image", 4)
+    c.dim_matches(image, "inputs", 1, 3, "the number of colour channels")
+    for axis in (2, 3):
+        c.dim_matches(image, "inputs", axis, resolution, "resolution")
+    embedding = c.require_tensor(outputs, "outputs", "embedding", 2)
+    if any(s.name == "features" for s in outputs):
+        c.require_tensor(outputs, "outputs", "features", 2)
+    dim = embedding.shape[1]
+    return {"resolution": resolution, "dim": dim if isinstance(dim, int) and dim > 0 else None}
