@@ -178,11 +178,7 @@ def _embedding(embed: Embed, recipe: Recipe) -> np.ndarray:
 def recipe_embedder(pipe: Any, assets: Any = None) -> Embed:
     """The conditioning vector a recipe really renders with (explicit, prompt, or prompt + sound)."""
 
-    def embed(recipe: Recipe) -> np.ndarray:
-        info = pipe.registry.get(recipe.model)
-        return pipe._text(info, [recipe], assets)[0]
-
-    return embed
+    return lambda recipe: pipe.recipe_conditioning(recipe, assets)
 
 
 # --- discovered controls ----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from ui.settings import Settings
 from ui.settings_dialog import SettingsDialog
 from ui.sound_controller import SoundController
 from ui.tag_command import TagCommand
+from ui.undo_log import UndoLog
 from ui.variations_controller import VariationsController
 from ui.variations_grid import VariationsGrid
 from ui.welcome import WelcomePanel
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.project = project
         self.undo_stack = QUndoStack(self)
+        self.undo_log = UndoLog(self.undo_stack, lambda: self.project)
         self.info: PipelineInfo | None = None
         self._images: dict[str, QImage] = {}
         self._icons: dict[str, QIcon] = {}
@@ -378,7 +380,6 @@ class MainWindow(QMainWindow):
     def _show_project(self, project: Project) -> None:
         self.project = project
         self.worker.set_project(project)
-        self.undo_stack.clear()
         self._images.clear()
         self._icons.clear()
         folder = Path(project.path)
@@ -387,6 +388,7 @@ class MainWindow(QMainWindow):
         self.settings.save()
         self.history.set_tags_map(load_tags(project))
         self._rebuild()
+        self.undo_log.restore(self._refresh, self.history.set_tags)
         self.paint.base = None
         last = self._last_batch()
         self._show_batch(last)
@@ -941,6 +943,7 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.undo_log.close()
         self.sound.panel.stop_all()
         for signal in (self.worker.finished, self.worker.preview, self.worker.job_done):
             signal.disconnect()  # results still queued for this window have nowhere to go

@@ -173,7 +173,7 @@ def generation_metrics(
     return result
 
 
-def encoder_metrics(embed_images: EmbedImages, embed_text: Embed, n: int = 500, size: int = 64) -> dict:
+def encoder_metrics(embed_images: EmbedImages, embed_text: Embed, n: int = 300, size: int = 64) -> dict:
     """Held-out renders (eval-split captions, paraphrases never trained on): R-precision and zero-shot."""
     scenes = render_scenes(n, seed=HELDOUT_SEED, size=size, split="eval")
     pool = caption_pool(n)

@@ -39,7 +39,7 @@ class _EmbeddingOnly(torch.nn.Module):
 
 
 def export_image_encoder(
-    state: dict, out: Path, embed_text, license_: str = "MIT", heldout: int = 500
+    state: dict, out: Path, embed_text, license_: str = "MIT", heldout: int = 300
 ) -> dict:
     """Write OUT.onnx + OUT.json from an image-encoder checkpoint state; returns the manifest."""
     cfg = ImageConfig.from_dict(json.loads(state["config"]))

@@ -154,6 +154,10 @@ class Pipeline:
             return text
         return blend_toward(text, self.encode_sound(info, sound), strength)
 
+    def recipe_conditioning(self, recipe: Recipe, assets: AssetSource | None = None) -> np.ndarray:
+        """The [D] text vector a recipe really renders with (prompt, sound edit or explicit vector)."""
+        return self._text(self.registry.get(recipe.model), [recipe], assets)[0]
+
     def render(
         self, recipes: Sequence[Recipe], assets: AssetSource | None = None, preview: bool = False
     ) -> list[np.ndarray]:

@@ -7,9 +7,10 @@ search ranks history nodes by their pixels. Same recipe as the sound encoder: mu
 symmetric InfoNCE (scenes with identical attributes are positives, not negatives) plus a cosine
 pull to the image's own caption.
 
-Training images come from the procedural world (train split). Rendering costs ~15 ms a scene on
-one core, so a bank of scenes is rendered once, each with several captions, and every batch is
-re-augmented (shift, flip, blur, noise, light colour jitter) so it also reads soft GAN outputs.
+Training images come from the procedural world (train split). Rendering a scene costs ~15 ms and
+embedding a caption ~50 ms on one busy core, so a bank of scenes with `captions_per_scene` captions
+each is prepared once and every batch is re-augmented (shift, flip, blur, noise, light colour
+jitter) so the encoder also reads soft GAN outputs.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ class ImageConfig:
     resolution: int = 64
     width: int = 32
     dim: int = 384
-    bank_size: int = 5000
-    captions_per_scene: int = 3
+    bank_size: int = 2400
+    captions_per_scene: int = 1
     batch: int = 64
-    steps: int = 1600
+    steps: int = 1400
     lr: float = 2e-3
     temperature: float = 0.07
     seed: int = 0
@@ -185,7 +186,7 @@ def contrastive_loss(
     pull = (1.0 - (image * text).sum(1)).mean()
     loss = 0.5 * (nce + nce_t) + pull
     hit = same[torch.arange(len(keys)), logits.argmax(dim=1)].mean()
-    return loss, {"loss": float(loss), "pull": float(pull), "top1": float(hit)}
+    return loss, {"loss": loss.item(), "pull": pull.item(), "top1": hit.item()}
 
 
 def train_image_encoder(

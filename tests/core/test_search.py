@@ -57,3 +57,40 @@ def test_imported_pictures_and_bad_vectors_are_skipped(pipeline: Pipeline, proje
     kept = _add(project, recipe)
     ranked = NodeIndex(pipeline).rank(project.nodes(), text_query(pipeline, "a lake"), project.assets)
     assert [node_id for node_id, _ in ranked] == [kept]
+
+
+def test_with_an_image_encoder_search_reads_what_the_pictures_show(
+    models_dir, project: Project, tmp_path
+) -> None:
+    """All nodes share one prompt, so only their pictures (real renders) can tell snow from sea."""
+    from tiny_models import copy_model
+
+    from studio.inference.registry import ModelRegistry
+    from studio.paths import shipped_models_dir
+    from studio.world.scene import render_scenes
+
+    if not (shipped_models_dir() / "image_encoder.json").is_file():
+        pytest.skip("no shipped image encoder")
+    copy_model(shipped_models_dir(), "image_encoder", tmp_path / "extra")
+    pipe = Pipeline(ModelRegistry([models_dir, tmp_path / "extra"]), device="cpu")
+    scenes = render_scenes(200, seed=123, size=64)
+    snowy = next(
+        i
+        for i, a in enumerate(scenes.attributes)
+        if "snowy peaks" in a["features"] and a["weather"] in ("snowy", "clear") and a["time"] == "noon"
+    )
+    others = [
+        i
+        for i, a in enumerate(scenes.attributes)
+        if a["season"] == "summer" and "mountains" not in a["features"] and a["weather"] == "clear"
+    ][:4]
+    recipe = pipe.recipes_for("a landscape", count=1, size=16)[0]
+    ids = {
+        i: project.add_node(kind="generate", recipe=recipe, image_png=encode_png(scenes.images[i], None)).id
+        for i in [*others, snowy]
+    }
+    index = NodeIndex(pipe)
+    assert index.image_encoder() is not None
+    ranked = index.rank(project.nodes(), text_query(pipe, "snowy peaks"), project.assets)
+    assert ranked[0][0] == ids[snowy]
+    assert len(ranked) == len(ids)

@@ -341,3 +341,34 @@ def test_contact_sheet_and_project_zip_round_trip(qtbot, window: MainWindow, tmp
     with qtbot.waitSignal(window.message_shown, timeout=RENDER_MS) as blocker:
         window.import_zip(bad, tmp_path / "evil")
     assert not (tmp_path / "evil").exists() and blocker.args[0]
+
+
+def test_undo_history_survives_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
+    def open_window() -> MainWindow:
+        win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
+        qtbot.addWidget(win)
+        with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
+            win.show()
+        return win
+
+    win = open_window()
+    ids = generate(qtbot, win, "a lake", seed=1)
+    win.set_star(ids[0], True)
+    win.set_note(ids[0], "keep this")
+    win.delete_node(ids[1])
+    win.undo_stack.undo()  # the delete is undone before closing: redo must still be possible
+    assert ids[1] in {n.id for n in win.project.nodes()}
+    win.close()
+    again = open_window()
+    stack = again.undo_stack
+    assert stack.count() == 4 and stack.index() == 3 and stack.canRedo()
+    stack.redo()  # delete again
+    assert ids[1] not in {n.id for n in again.project.nodes()}
+    stack.undo()
+    stack.undo()  # note
+    assert again.project.node(ids[0]).note == ""
+    stack.undo()  # star
+    assert not again.project.node(ids[0]).starred
+    stack.undo()  # generate → trashed
+    assert again.project.nodes() == []
+    again.close()
