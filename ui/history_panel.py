@@ -337,6 +337,12 @@ class HistoryPanel(QWidget):
             icon = self._icons[node_id] = self._icon_for(self._nodes[node_id])
         return icon
 
+    def refresh_icons(self, node_ids: list[str]) -> None:
+        """Ask again for these nodes' icons (a thumbnail finished loading) and repaint."""
+        for node_id in node_ids:
+            self._icons.pop(node_id, None)
+        self.tree.viewport().update()
+
     def icons_made(self) -> int:
         """How many thumbnails were asked for so far (shows that they are lazy)."""
         return len(self._icons)

@@ -17,7 +17,6 @@ from PySide6.QtGui import (
     QIcon,
     QImage,
     QKeySequence,
-    QPixmap,
     QUndoStack,
 )
 from PySide6.QtWidgets import (
@@ -48,6 +47,7 @@ from ui.settings import Settings
 from ui.settings_dialog import SettingsDialog
 from ui.sound_controller import SoundController
 from ui.tag_command import TagCommand
+from ui.thumbnails import Thumbnails
 from ui.undo_log import UndoLog
 from ui.variations_controller import VariationsController
 from ui.variations_grid import VariationsGrid
@@ -111,9 +111,11 @@ class MainWindow(QMainWindow):
         self.project = project
         self.undo_stack = QUndoStack(self)
         self.undo_log = UndoLog(self.undo_stack, lambda: self.project)
+        self.thumbs = Thumbnails(project.assets.get, THUMB, self)
+        self.thumbs.ready.connect(self._thumbnail_ready)
+        self._icon_users: dict[str, set[str]] = {}  # image id → nodes waiting for its thumbnail
         self.info: PipelineInfo | None = None
         self._images: dict[str, QImage] = {}
-        self._icons: dict[str, QIcon] = {}
         self._windows: list[ImageWindow] = []
         self._latest_stamp = 0
         self._export_stamps: set[int] = set()
@@ -381,7 +383,8 @@ class MainWindow(QMainWindow):
         self.project = project
         self.worker.set_project(project)
         self._images.clear()
-        self._icons.clear()
+        self.thumbs.clear(project.assets.get)
+        self._icon_users.clear()
         folder = Path(project.path)
         self.setWindowTitle(f"{folder.name} — {APP_TITLE}")
         self.settings.remember_project(folder)
@@ -647,13 +650,12 @@ class MainWindow(QMainWindow):
         return image
 
     def _icon(self, node: Node) -> QIcon:
-        icon = self._icons.get(node.image)
-        if icon is None:
-            pix = QPixmap.fromImage(self.image_for(node)).scaled(
-                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-            )
-            icon = self._icons[node.image] = QIcon(pix)
-        return icon
+        """The history thumbnail: cached, or a placeholder while a pool thread decodes it."""
+        self._icon_users.setdefault(node.image, set()).add(node.id)
+        return self.thumbs.icon(node.image)
+
+    def _thumbnail_ready(self, sha: str) -> None:
+        self.history.refresh_icons(sorted(self._icon_users.pop(sha, set())))
 
     def _show_batch(self, ids: list[str]) -> None:
         nodes = [self.project.node(i) for i in ids]

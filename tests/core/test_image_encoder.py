@@ -145,3 +145,21 @@ def test_parity_of_the_shipped_file_with_a_plain_session(shipped: ImageEncoder) 
     np.testing.assert_allclose(
         ImageEncoder(session, shipped.info).embed(images), shipped.embed(images), atol=1e-5
     )
+
+
+def test_generation_metrics_and_eval_table(shipped: ImageEncoder, embed_text) -> None:
+    """`studio eval`'s block: real renders are the R-precision ceiling; a degraded set scores worse."""
+    from studio.eval.retrieval import generation_metrics
+    from studio.eval.run import _retrieval_lines
+
+    scenes = render_scenes(40, seed=HELDOUT_SEED + 11, size=64, split="eval")
+    reference = render_scenes(40, seed=HELDOUT_SEED + 12, size=64, split="eval").images
+    grey = np.full_like(scenes.images, 128)
+    metrics = generation_metrics(
+        shipped, embed_text, scenes.images, scenes.captions, {"grey": grey}, reference
+    )
+    assert metrics["r_precision"]["real_renders"] > metrics["r_precision"]["grey"]
+    assert metrics["kid"]["grey"]["mean"] > 10 * abs(metrics["kid"]["real_vs_fresh_real"]["mean"])
+    text = "\n".join(_retrieval_lines({"model": "image_encoder", **metrics}))
+    assert "real renders" in text and "grey" in text and "real_vs_fresh_real" in text
+    assert "no image encoder" in _retrieval_lines(None)[0]

@@ -372,3 +372,13 @@ def test_undo_history_survives_a_restart(qtbot, studio_env: Path, project_dir: P
     stack.undo()  # generate → trashed
     assert again.project.nodes() == []
     again.close()
+
+
+def test_thumbnails_are_decoded_off_the_ui_thread(qtbot, window: MainWindow) -> None:
+    ids = generate(qtbot, window, "a lake", seed=3)
+    image = window.project.node(ids[0]).image
+    qtbot.waitUntil(lambda: window.thumbs.has(image), timeout=RENDER_MS)
+    icon = window.history.icon(ids[0])
+    assert icon is not window.thumbs.placeholder
+    pixels = icon.pixmap(64, 64).toImage()
+    assert pixels.pixelColor(32, 32) != window.thumbs.placeholder.pixmap(64, 64).toImage().pixelColor(32, 32)
