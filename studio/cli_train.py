@@ -61,10 +61,8 @@ def run_train(args: argparse.Namespace) -> int:
     if not args.config.is_file():
         raise CommandError(f"no config file at {args.config}")
     kind = _config_kind(args.config)
-    if kind == "sound_encoder":
-        return _train_sound(args)
-    if kind == "image_encoder":
-        return _train_image(args)
+    if kind in ("sound_encoder", "image_encoder"):
+        return _train_encoder(args, kind)
     try:
         cfg = TrainConfig.load(args.config)
     except (ValueError, TypeError) as exc:
@@ -86,40 +84,28 @@ def _config_kind(path: Path) -> str:
     return str(data.get("kind", "generator"))
 
 
-def _train_sound(args: argparse.Namespace) -> int:
-    """The sound encoder trains on synthesised sounds only: --data does not apply."""
+def _train_encoder(args: argparse.Namespace, kind: str) -> int:
+    """Sound and image encoders train on the procedural world's own captions: --data does not apply."""
     from studio.training.run import shipped_embedder
-    from studio.training.sound_encoder import SoundConfig, train_sound_encoder
 
+    if kind == "sound_encoder":
+        from studio.training.sound_encoder import SoundConfig as Config
+        from studio.training.sound_encoder import train_sound_encoder as train
+    else:
+        from studio.training.image_encoder import ImageConfig as Config
+        from studio.training.image_encoder import train_image_encoder as train
     if args.data is not None:
-        raise CommandError("the sound encoder trains on synthesised sounds; --data is for image models")
+        raise CommandError(
+            f"the {kind.replace('_', ' ')} trains on the procedural world; --data is for generators"
+        )
     try:
-        cfg = SoundConfig.from_dict(json.loads(args.config.read_text()))
+        cfg = Config.from_dict(json.loads(args.config.read_text()))
     except (ValueError, TypeError) as exc:
         raise CommandError(f"bad config {args.config}: {exc}") from exc
     if args.steps is not None:
         cfg.steps = args.steps
     out = args.out or Path("runs") / cfg.name
-    result = train_sound_encoder(cfg, out, shipped_embedder(), resume=args.resume, progress=_ProgressBar())
-    print(json.dumps(result))
-    return 0
-
-
-def _train_image(args: argparse.Namespace) -> int:
-    """The image encoder trains on renderer scenes with their captions: --data has no captions to align."""
-    from studio.training.image_encoder import ImageConfig, train_image_encoder
-    from studio.training.run import shipped_embedder
-
-    if args.data is not None:
-        raise CommandError("the image encoder trains on renderer scenes; --data is for generators")
-    try:
-        cfg = ImageConfig.from_dict(json.loads(args.config.read_text()))
-    except (ValueError, TypeError) as exc:
-        raise CommandError(f"bad config {args.config}: {exc}") from exc
-    if args.steps is not None:
-        cfg.steps = args.steps
-    out = args.out or Path("runs") / cfg.name
-    result = train_image_encoder(cfg, out, shipped_embedder(), resume=args.resume, progress=_ProgressBar())
+    result = train(cfg, out, shipped_embedder(), resume=args.resume, progress=_ProgressBar())
     print(json.dumps(result))
     return 0
 

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.training.config import config_from_dict
+from studio.training.contrastive import contrastive_loss, conv_block
 from studio.training.loop import checkpoint_path, load_checkpoint, save_checkpoint
 from studio.world.captions import make_caption
 from studio.world.scene import render_scenes
@@ -64,15 +65,6 @@ class ImageConfig:
         return dataclasses.asdict(self)
 
 
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
-    )
-
-
 class ImageEncoder(nn.Module):
     """image [N, 3, R, R] in [-1, 1] → (unit embedding [N, dim], pooled features [N, 8·width]).
 
@@ -87,8 +79,8 @@ class ImageEncoder(nn.Module):
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
-            _block(width, 2 * width),
-            _block(2 * width, 4 * width),
+            conv_block(width, 2 * width),
+            conv_block(2 * width, 4 * width),
         )
         self.head = nn.Sequential(nn.Linear(8 * width, 512), nn.ReLU(inplace=True), nn.Linear(512, dim))
 
@@ -174,21 +166,6 @@ def _attribute_key(attrs: dict) -> str:
     return f"{attrs['time']}|{attrs['weather']}|{attrs['season']}|{','.join(sorted(attrs['features']))}"
 
 
-def contrastive_loss(
-    image: torch.Tensor, text: torch.Tensor, keys: torch.Tensor, temperature: float
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """Multi-positive symmetric InfoNCE + cosine pull to the own caption."""
-    logits = image @ text.t() / temperature
-    same = (keys[:, None] == keys[None, :]).float()
-    targets = same / same.sum(dim=1, keepdim=True)
-    nce = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
-    nce_t = -(targets * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
-    pull = (1.0 - (image * text).sum(1)).mean()
-    loss = 0.5 * (nce + nce_t) + pull
-    hit = same[torch.arange(len(keys)), logits.argmax(dim=1)].mean()
-    return loss, {"loss": loss.item(), "pull": pull.item(), "top1": hit.item()}
-
-
 def train_image_encoder(
     cfg: ImageConfig,
     out_dir: Path,
@@ -217,7 +194,9 @@ def train_image_encoder(
     net.train()
     while step < cfg.steps:
         images, text, keys = bank.batch()
-        loss, metrics = contrastive_loss(net(images)[0], text, keys, cfg.temperature)
+        loss, metrics = contrastive_loss(
+            net(images)[0], text, keys[:, None] == keys[None, :], cfg.temperature
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

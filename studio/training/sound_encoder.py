@@ -29,6 +29,7 @@ from torch import nn
 from studio.audio.io import SAMPLE_RATE
 from studio.training.audio_features import log_mel_torch
 from studio.training.config import config_from_dict
+from studio.training.contrastive import contrastive_loss, conv_block
 from studio.training.loop import checkpoint_path, load_checkpoint, save_checkpoint
 from studio.world.sound_captions import make_sound_caption
 from studio.world.sounds import synth_clip
@@ -66,25 +67,16 @@ class SoundConfig:
         return dataclasses.asdict(self)
 
 
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
-    )
-
-
 class SoundEncoder(nn.Module):
     """log-mel [N, 64, F] → unit vector [N, dim]; pooled over time so any clip length works."""
 
     def __init__(self, width: int = 16, dim: int = 384) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            _block(1, width),
-            _block(width, 2 * width),
-            _block(2 * width, 4 * width),
-            _block(4 * width, 8 * width),
+            conv_block(1, width),
+            conv_block(width, 2 * width),
+            conv_block(2 * width, 4 * width),
+            conv_block(4 * width, 8 * width),
         )
         self.head = nn.Sequential(nn.Linear(16 * width, 512), nn.ReLU(inplace=True), nn.Linear(512, dim))
 
@@ -144,22 +136,6 @@ class SoundBank:
         return self.waves[i, start : start + window]
 
 
-def contrastive_loss(
-    sound: torch.Tensor, text: torch.Tensor, kinds: list[tuple[str, ...]], temperature: float
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """Multi-positive symmetric InfoNCE + cosine pull to the own caption."""
-    logits = sound @ text.t() / temperature
-    same = torch.tensor([[a == b for b in kinds] for a in kinds], dtype=torch.float32)
-    targets = same / same.sum(dim=1, keepdim=True)
-    nce = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
-    nce_t = -(targets * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
-    pull = (1.0 - (sound * text).sum(1)).mean()
-    loss = 0.5 * (nce + nce_t) + pull
-    top = logits.argmax(dim=1)
-    hit = same[torch.arange(len(kinds)), top].mean()
-    return loss, {"loss": float(loss), "pull": float(pull), "top1": float(hit)}
-
-
 def train_sound_encoder(
     cfg: SoundConfig,
     out_dir: Path,
@@ -188,7 +164,8 @@ def train_sound_encoder(
     net.train()
     while step < cfg.steps:
         waves, text, kinds = bank.batch()
-        loss, metrics = contrastive_loss(net(log_mel_torch(waves)), text, kinds, cfg.temperature)
+        same = torch.tensor([[a == b for b in kinds] for a in kinds])
+        loss, metrics = contrastive_loss(net(log_mel_torch(waves)), text, same, cfg.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

