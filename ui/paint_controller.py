@@ -104,14 +104,12 @@ class PaintController(QObject):
         base = self.saved_base()
         sketch_id = self.window.project.meta_get(META_SKETCH)
         self._segment_stamp = 0  # a segmentation asked for before the restore must not overwrite it
-        self.base = None
-        if base is None:
-            return
         self.base = base
-        self.canvas.set_image(self.window.image_for(base))
-        self._clean = base.recipe.sketch or ""
-        if sketch_id:
-            self._load_sketch(sketch_id)
+        if base is not None:
+            self.canvas.set_image(self.window.image_for(base))
+            self._clean = base.recipe.sketch or ""
+        if sketch_id and (base is not None or not self.window.project.nodes()):
+            self._load_sketch(sketch_id)  # also a sketch painted on the blank canvas of an empty project
 
     def _load_sketch(self, sha: str) -> bool:
         """Recipes and the canvas store sketches as class-index PNGs: load one onto the canvas."""
@@ -126,15 +124,21 @@ class PaintController(QObject):
         return True
 
     def _recipe(self, sketch_sha: str) -> Recipe | None:
-        """The base node's recipe with the current prompt and the canvas sketch (same latent)."""
-        if self.base is None:
-            return None
+        """The base node's recipe with the current prompt and the canvas sketch (same latent); with
+        no node yet (an empty project), a fresh recipe from the prompt panel's seed, so painting on
+        a blank canvas already renders live."""
         prompt = self.window.prompt_panel.text()
-        return self.base.recipe.replace(prompt=prompt, sketch=sketch_sha)
+        if self.base is not None:
+            return self.base.recipe.replace(prompt=prompt, sketch=sketch_sha)
+        info = self.window.info.default if self.window.info is not None else None
+        if info is None:
+            return None
+        seed, size = self.window.prompt_panel.seed_value(), self.window.settings.size
+        return Recipe(info.name, info.version, seed=seed, prompt=prompt, size=size, sketch=sketch_sha)
 
     # --- live -----------------------------------------------------------------------------------
     def _live(self) -> None:
-        if not self.panel.is_live() or self.base is None or not self.canvas.isVisible():
+        if not self.panel.is_live() or not self.canvas.isVisible():
             return
         png = self.canvas.sketch_png()
         sha = _sha(png)
@@ -142,7 +146,7 @@ class PaintController(QObject):
         if recipe is None:
             return
         assets = [(sha, png)]
-        if self.canvas.has_mask():
+        if self.canvas.has_mask() and self.base is not None:
             mask = self.canvas.mask_png()
             mask_sha = _sha(mask)
             assets.append((mask_sha, mask))
@@ -173,15 +177,15 @@ class PaintController(QObject):
 
     # --- commits --------------------------------------------------------------------------------
     def keep(self) -> int:
-        """Commit the painted picture as a "paint" node, child of the node painted on."""
-        if self.base is None:
-            return 0
+        """Commit the painted picture as a "paint" node, child of the node painted on (a root when
+        the canvas started blank)."""
         sha = self.window.project.assets.put(self.canvas.sketch_png(), "png")
         recipe = self._recipe(sha)
+        if recipe is None:
+            return 0
         self._clean = sha
-        return self.window.submit_commit(
-            RenderRequest(kind="paint", recipes=(recipe,), parents=(self.base.id,))
-        )
+        parents = (self.base.id,) if self.base is not None else ()
+        return self.window.submit_commit(RenderRequest(kind="paint", recipes=(recipe,), parents=parents))
 
     def regenerate_in_mask(self) -> int:
         """Render the prompt (and seed) anew only inside the painted mask, over the base image."""

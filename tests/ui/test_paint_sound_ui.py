@@ -382,3 +382,19 @@ def test_thumbnails_are_decoded_off_the_ui_thread(qtbot, window: MainWindow) -> 
     assert icon is not window.thumbs.placeholder
     pixels = icon.pixmap(64, 64).toImage()
     assert pixels.pixelColor(32, 32) != window.thumbs.placeholder.pixmap(64, 64).toImage().pixelColor(32, 32)
+
+
+def test_painting_on_a_blank_canvas_renders_live_and_keeps_a_root(qtbot, window: MainWindow) -> None:
+    assert window.project.nodes() == []
+    window.show_paint()
+    qtbot.waitUntil(lambda: window.paint.canvas.isVisible(), timeout=5000)
+    canvas = window.paint.canvas
+    canvas.current_class = CLASS_INDEX["sky"]
+    canvas.brush_size = 80
+    with qtbot.waitSignal(window.paint.preview_shown, timeout=RENDER_MS):
+        _stroke(qtbot, canvas, (10, 40), (246, 40))
+    assert window.project.nodes() == []  # a preview, not a node
+    with qtbot.waitSignal(window.batch_shown, timeout=RENDER_MS) as blocker:
+        window.paint.keep()
+    node = window.project.node(blocker.args[0][0])
+    assert node.kind == "paint" and node.parents == () and node.recipe.sketch is not None
