@@ -18,7 +18,6 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from studio.inference.audio_encoder import blend_toward
 from studio.inference.image_encoder import ImageEncoder, image_encoder_for
 from studio.inference.manifest import ModelError
 from studio.inference.pipeline import AssetSource, Pipeline, PipelineError
@@ -79,18 +78,8 @@ class NodeIndex:
         return self._vectors[key]
 
     def _compute(self, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
-        explicit = recipe.extra.get("text_embedding")
-        if isinstance(explicit, list) and explicit:
-            vector = np.asarray(explicit, dtype=np.float32)
-            return vector / max(float(np.linalg.norm(vector)), 1e-8)
-        info = self.pipe.registry.get(recipe.model)
-        vector = self.pipe.encode_text(info, [recipe.prompt])[0]
-        if recipe.sound is not None and recipe.strength != 0 and assets is not None:
-            from studio.audio.io import read_audio
-
-            audio = read_audio(assets.get(recipe.sound), rate=self.pipe.sound_rate(info))
-            vector = blend_toward(vector, self.pipe.encode_sound(info, audio.samples), recipe.strength)
-        return vector
+        vector = self.pipe.recipe_conditioning(recipe, assets)
+        return vector / max(float(np.linalg.norm(vector)), 1e-8)
 
     def rank(
         self, nodes: Sequence[Node], query: np.ndarray, assets: AssetSource | None, limit: int = 9

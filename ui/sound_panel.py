@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel, QLabeledDoubleSlider
 
-from studio.audio.io import Audio, AudioError, read_audio, to_db, write_wav
+from studio.audio.io import Audio, AudioError, read_audio, write_wav
 from studio.audio.recorder import (
     AudioSource,
     InputDevice,
@@ -45,6 +45,7 @@ from studio.audio.recorder import (
     WavSource,
     list_input_devices,
 )
+from studio.inference.audio_encoder import loudness_strength
 from ui.theme import ACCENT, BASE, MUTED, set_tooltip_deep
 
 log = logging.getLogger(__name__)
@@ -60,20 +61,10 @@ WAVE_SECONDS = 2.0
 TAIL_CHUNKS = 400  # raw chunks kept for the live waveform (peaks need no resampling, unlike recent())
 DEFAULT_STRENGTH = 0.6
 LOUDNESS_SECONDS = 0.5  # live loudness follows the last half second, so the picture reacts quickly
-QUIET_DB, LOUD_DB = -50.0, -10.0  # loudness 0 and 1 for "Follow loudness"
 METER_FLOOR_DB = -60
 PEAK_BUCKETS = 512
 NO_MICROPHONE_TEXT = "No microphone found"
 SOUND_FILTERS = "Sounds (*.wav *.flac *.ogg);;WAV (*.wav);;FLAC (*.flac);;OGG (*.ogg);;All files (*)"
-
-
-def loudness(samples: np.ndarray) -> float:
-    """RMS dBFS mapped linearly from QUIET_DB → 0 to LOUD_DB → 1, clipped (0 for no samples)."""
-    samples = np.asarray(samples, dtype=np.float32)
-    if not len(samples):
-        return 0.0
-    db = to_db(float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))))
-    return float(np.clip((db - QUIET_DB) / (LOUD_DB - QUIET_DB), 0.0, 1.0))
 
 
 def peaks(samples: np.ndarray, buckets: int = PEAK_BUCKETS) -> np.ndarray:
@@ -348,7 +339,7 @@ class SoundPanel(QWidget):
 
     def effective_strength(self, samples: np.ndarray) -> float:
         """The slider's strength, times the loudness of `samples` when "Follow loudness" is on."""
-        return self.strength() * loudness(samples) if self.follow_loudness() else self.strength()
+        return self.strength() * loudness_strength(samples) if self.follow_loudness() else self.strength()
 
     def apply_strength(self) -> float:
         """Strength for "Apply sound" on the whole current sound (0 without one)."""

@@ -16,15 +16,11 @@ import onnxruntime as ort
 import torch
 
 from studio.eval.retrieval import encoder_metrics
-from studio.export.onnx_export import EMBEDDING_SPACE, OPSET, parity
+from studio.export.onnx_export import EMBEDDING_SPACE, OPSET, parity, tensor_spec
 from studio.hashing import sha256_file
 from studio.inference.image_encoder import ImageEncoder as OnnxImageEncoder
 from studio.inference.manifest import parse_manifest
 from studio.training.image_encoder import ImageConfig, ImageEncoder
-
-
-def _io(name: str, shape: list, meaning: str) -> dict:
-    return {"name": name, "shape": shape, "dtype": "float32", "meaning": meaning}
 
 
 class _EmbeddingOnly(torch.nn.Module):
@@ -70,10 +66,12 @@ def export_image_encoder(
         "sha256": sha256_file(onnx_path),
         "license": license_,
         "resolution": cfg.resolution,
-        "inputs": [_io("image", ["N", 3, cfg.resolution, cfg.resolution], "RGB in [-1, 1], area-resized")],
+        "inputs": [
+            tensor_spec("image", ["N", 3, cfg.resolution, cfg.resolution], "RGB in [-1, 1], area-resized")
+        ],
         "outputs": [
-            _io("embedding", ["N", cfg.dim], "unit vector in the text encoder's space"),
-            _io("features", ["N", 8 * cfg.width], "penultimate pooled conv features (KID/FID space)"),
+            tensor_spec("embedding", ["N", cfg.dim], "unit vector in the text encoder's space"),
+            tensor_spec("features", ["N", 8 * cfg.width], "penultimate pooled conv features (KID/FID space)"),
         ],
         "training": {
             "config": cfg.to_dict(),

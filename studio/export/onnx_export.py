@@ -41,7 +41,7 @@ EXAMPLE_PROMPTS = [
 ]
 
 
-def _io(name: str, shape: list, meaning: str, dtype: str = "float32") -> dict:
+def tensor_spec(name: str, shape: list, meaning: str, dtype: str = "float32") -> dict:
     return {"name": name, "shape": shape, "dtype": dtype, "meaning": meaning}
 
 
@@ -242,9 +242,11 @@ def make_manifest(
             "description": "Image → label map (small U-Net): sketches from pictures; sketch fidelity.",
             "resolution": r,
             "label_classes": label_classes,
-            "inputs": [_io("image", ["N", 3, r, r], "RGB image in [-1, 1], resized to resolution")],
+            "inputs": [tensor_spec("image", ["N", 3, r, r], "RGB image in [-1, 1], resized to resolution")],
             "outputs": [
-                _io("logits", ["N", NUM_CLASSES, r, r], "class scores; argmax over axis 1 = label map")
+                tensor_spec(
+                    "logits", ["N", NUM_CLASSES, r, r], "class scores; argmax over axis 1 = label map"
+                )
             ],
         }
     if cfg.kind == "upscaler":
@@ -253,8 +255,8 @@ def make_manifest(
             + ("(SRGAN-style: L1 + Sobel + PatchGAN hinge)." if cfg.adv_weight > 0 else "(SRResNet-style)."),
             "resolution": r,
             "scale": cfg.scale,
-            "inputs": [_io("image", ["N", 3, r, r], "image in [-1, 1]")],
-            "outputs": [_io("upscaled", ["N", 3, r * cfg.scale, r * cfg.scale], "image in [-1, 1]")],
+            "inputs": [tensor_spec("image", ["N", 3, r, r], "image in [-1, 1]")],
+            "outputs": [tensor_spec("upscaled", ["N", 3, r * cfg.scale, r * cfg.scale], "image in [-1, 1]")],
         }
     return common | {
         "description": "Text + sketch conditioned landscape GAN (DF-GAN fusion, SPADE labels, cVAE prior).",
@@ -265,11 +267,13 @@ def make_manifest(
         "example_prompts": EXAMPLE_PROMPTS,
         "concepts": _concepts(),
         "inputs": [
-            _io("z", ["N", cfg.z_dim], "standard-normal latent; the seed fixes the composition"),
-            _io("text", ["N", TEXT_DIM], "unit text/sound embedding (minilm-l6-v2 space)"),
-            _io("labels", ["N", NUM_CLASSES, r, r], "one-hot label map; class 0 everywhere = text only"),
+            tensor_spec("z", ["N", cfg.z_dim], "standard-normal latent; the seed fixes the composition"),
+            tensor_spec("text", ["N", TEXT_DIM], "unit text/sound embedding (minilm-l6-v2 space)"),
+            tensor_spec(
+                "labels", ["N", NUM_CLASSES, r, r], "one-hot label map; class 0 everywhere = text only"
+            ),
         ],
-        "outputs": [_io("image", ["N", 3, r, r], "image in [-1, 1]")],
+        "outputs": [tensor_spec("image", ["N", 3, r, r], "image in [-1, 1]")],
     }
 
 

@@ -17,15 +17,11 @@ import torch
 from studio.audio import mel
 from studio.audio.io import SAMPLE_RATE
 from studio.eval.sound import listen_labels, sound_metrics
-from studio.export.onnx_export import EMBEDDING_SPACE, OPSET, parity
+from studio.export.onnx_export import EMBEDDING_SPACE, OPSET, parity, tensor_spec
 from studio.hashing import sha256_file
 from studio.inference.audio_encoder import clip_windows
 from studio.training.audio_features import log_mel_torch
 from studio.training.sound_encoder import SoundConfig, SoundEncoder
-
-
-def _io(name: str, shape: list, meaning: str) -> dict:
-    return {"name": name, "shape": shape, "dtype": "float32", "meaning": meaning}
 
 
 def export_sound_encoder(
@@ -80,8 +76,10 @@ def export_sound_encoder(
             "fmax": mel.FMAX,
         },
         "listen_labels": listen_labels(),
-        "inputs": [_io("mel", ["N", mel.N_MELS, "T"], "log-mel (studio.audio.mel.log_mel) of a window")],
-        "outputs": [_io("embedding", ["N", cfg.dim], "unit vector in the text encoder's space")],
+        "inputs": [
+            tensor_spec("mel", ["N", mel.N_MELS, "T"], "log-mel (studio.audio.mel.log_mel) of a window")
+        ],
+        "outputs": [tensor_spec("embedding", ["N", cfg.dim], "unit vector in the text encoder's space")],
         "training": {
             "config": cfg.to_dict(),
             "data": "studio.world.sounds procedural sounds (bank synthesised from the config seed)",

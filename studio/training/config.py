@@ -8,8 +8,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+class JsonConfig:
+    """from_dict/to_dict for config dataclasses; unknown keys are refused (a typo must not
+    silently train with defaults)."""
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(JsonConfig):
     name: str = "landscape64"
     kind: str = "generator"  # "generator", "upscaler" or "segmenter"
     resolution: int = 64  # generator output; for upscalers, the *input* resolution
@@ -41,19 +57,3 @@ class TrainConfig:
     def load(cls, path: Path) -> TrainConfig:
         data = json.loads(Path(path).read_text())
         return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        return config_from_dict(cls, data)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def config_from_dict(cls, data: dict):
-    """A config dataclass from JSON, refusing unknown keys (a typo must not silently train defaults)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-    return cls(**data)

@@ -15,8 +15,6 @@ jitter) so the encoder also reads soft GAN outputs.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -28,18 +26,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.training.config import config_from_dict
-from studio.training.contrastive import contrastive_loss, conv_block
-from studio.training.loop import checkpoint_path, load_checkpoint, save_checkpoint
+from studio.training.config import JsonConfig
+from studio.training.contrastive import Progress, contrastive_loss, conv_block, train_aligned
 from studio.world.captions import make_caption
 from studio.world.scene import render_scenes
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, dict[str, float]], None]
 
 
 @dataclass
-class ImageConfig:
+class ImageConfig(JsonConfig):
     """One JSON file describes a run (`studio train --config configs/image_encoder.json`)."""
 
     name: str = "image_encoder"
@@ -56,13 +52,6 @@ class ImageConfig:
     seed: int = 0
     threads: int = 1
     snapshot_every: int = 100
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ImageConfig:
-        return config_from_dict(cls, data)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 class ImageEncoder(nn.Module):
@@ -174,47 +163,18 @@ def train_image_encoder(
     progress: Progress | None = None,
 ) -> dict:
     """Train (or resume) and keep `checkpoint.pt` (state_dict + config, weights_only-loadable)."""
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    net = ImageEncoder(cfg.width, cfg.dim)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    step, wall = 0, 0.0
-    if resume and checkpoint_path(out_dir).exists():
-        state = load_checkpoint(checkpoint_path(out_dir))
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        step, wall = int(state["step"]), float(state["wall_time_s"])
-    bank = SceneBank(cfg, embed)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=cfg.steps, last_epoch=step - 1
-    )
-    metrics: dict[str, float] = {}
-    started = time.perf_counter()
-    net.train()
-    while step < cfg.steps:
+
+    def step_loss(net: nn.Module, bank: SceneBank) -> tuple[torch.Tensor, dict[str, float]]:
         images, text, keys = bank.batch()
-        loss, metrics = contrastive_loss(
-            net(images)[0], text, keys[:, None] == keys[None, :], cfg.temperature
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        if progress is not None:
-            progress(step, cfg.steps, metrics)
-        if step % cfg.snapshot_every == 0 or step == cfg.steps:
-            save_checkpoint(
-                out_dir,
-                {
-                    "kind": "image_encoder",
-                    "config": json.dumps(cfg.to_dict()),
-                    "net": net.state_dict(),
-                    "opt": opt.state_dict(),
-                    "step": step,
-                    "wall_time_s": wall + time.perf_counter() - started,
-                    "metrics": dict(metrics),
-                },
-            )
-    return {"steps": step, "metrics": metrics}
+        return contrastive_loss(net(images)[0], text, keys[:, None] == keys[None, :], cfg.temperature)
+
+    return train_aligned(
+        cfg,
+        out_dir,
+        "image_encoder",
+        lambda: ImageEncoder(cfg.width, cfg.dim),
+        lambda: SceneBank(cfg, embed),
+        step_loss,
+        resume,
+        progress,
+    )

@@ -13,8 +13,6 @@ twice.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -28,19 +26,17 @@ from torch import nn
 
 from studio.audio.io import SAMPLE_RATE
 from studio.training.audio_features import log_mel_torch
-from studio.training.config import config_from_dict
-from studio.training.contrastive import contrastive_loss, conv_block
-from studio.training.loop import checkpoint_path, load_checkpoint, save_checkpoint
+from studio.training.config import JsonConfig
+from studio.training.contrastive import Progress, contrastive_loss, conv_block, train_aligned
 from studio.world.sound_captions import make_sound_caption
 from studio.world.sounds import synth_clip
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, dict[str, float]], None]
 MEL_OFFSET, MEL_SCALE = 6.0, 4.0  # log-mel of world sounds spans about -14..+4: centre it near 0
 
 
 @dataclass
-class SoundConfig:
+class SoundConfig(JsonConfig):
     """One JSON file describes a run (`studio train --config configs/sound_encoder.json`)."""
 
     name: str = "sound_encoder"
@@ -58,13 +54,6 @@ class SoundConfig:
     seed: int = 0
     threads: int = 1
     snapshot_every: int = 100
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SoundConfig:
-        return config_from_dict(cls, data)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 class SoundEncoder(nn.Module):
@@ -144,58 +133,19 @@ def train_sound_encoder(
     progress: Progress | None = None,
 ) -> dict:
     """Train (or resume) and keep `checkpoint.pt` (state_dict + config, weights_only-loadable)."""
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    net = SoundEncoder(cfg.width, cfg.dim)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    step, wall = 0, 0.0
-    if resume and checkpoint_path(out_dir).exists():
-        state = load_checkpoint(checkpoint_path(out_dir))
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        step, wall = int(state["step"]), float(state["wall_time_s"])
-    bank = SoundBank(cfg, embed)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=cfg.steps, last_epoch=step - 1
-    )
-    metrics: dict[str, float] = {}
-    started = time.perf_counter()
-    net.train()
-    while step < cfg.steps:
+
+    def step_loss(net: nn.Module, bank: SoundBank) -> tuple[torch.Tensor, dict[str, float]]:
         waves, text, kinds = bank.batch()
         same = torch.tensor([[a == b for b in kinds] for a in kinds])
-        loss, metrics = contrastive_loss(net(log_mel_torch(waves)), text, same, cfg.temperature)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        if progress is not None:
-            progress(step, cfg.steps, metrics)
-        if step % cfg.snapshot_every == 0 or step == cfg.steps:
-            _snapshot(out_dir, net, opt, cfg, step, wall + time.perf_counter() - started, metrics)
-    return {"steps": step, "metrics": metrics}
+        return contrastive_loss(net(log_mel_torch(waves)), text, same, cfg.temperature)
 
-
-def _snapshot(
-    out_dir: Path,
-    net: nn.Module,
-    opt: torch.optim.Optimizer,
-    cfg: SoundConfig,
-    step: int,
-    wall: float,
-    metrics: dict,
-) -> None:
-    save_checkpoint(
+    return train_aligned(
+        cfg,
         out_dir,
-        {
-            "kind": "sound_encoder",
-            "config": json.dumps(cfg.to_dict()),
-            "net": net.state_dict(),
-            "opt": opt.state_dict(),
-            "step": step,
-            "wall_time_s": wall,
-            "metrics": dict(metrics),
-        },
+        "sound_encoder",
+        lambda: SoundEncoder(cfg.width, cfg.dim),
+        lambda: SoundBank(cfg, embed),
+        step_loss,
+        resume,
+        progress,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlite_checks import integrity
 
 from studio.cli_project import add_project
 from studio.errors import CommandError
@@ -63,14 +64,6 @@ def node_state(project: Project) -> list[tuple]:
         (n.id, n.parents, n.kind, n.recipe.to_json(), n.image, n.created, n.starred, n.note)
         for n in project.nodes() + project.trash()
     ]
-
-
-def integrity(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def leftovers(parent: Path) -> list[str]:

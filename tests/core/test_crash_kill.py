@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlite_checks import integrity
 
 from studio.inference.pipeline import Pipeline
 from studio.pngmeta import read_pixels, read_recipe
@@ -85,14 +85,6 @@ class Reported:
             elif what == "note":
                 self.notes[node_id] = rest
         return new
-
-
-def integrity(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def check_project(folder: Path, reported: Reported, fresh: list[str], full: bool) -> Project:

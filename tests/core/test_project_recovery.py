@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlite_checks import integrity
 
 from studio.project.journal import Journal
 from studio.project.node import Node
@@ -51,14 +52,6 @@ def make_project(folder: Path, count: int) -> list[Node]:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def integrity(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        conn.close()
 
 
 KILL_SCRIPT = """

@@ -13,8 +13,9 @@ from PySide6.QtGui import QKeySequence
 
 from studio.audio.io import SAMPLE_RATE, write_wav
 from studio.audio.recorder import InputDevice, WavSource
+from studio.inference.audio_encoder import loudness_strength as loudness
 from ui import sound_panel
-from ui.sound_panel import NO_MICROPHONE_TEXT, SoundPanel, loudness, peaks
+from ui.sound_panel import NO_MICROPHONE_TEXT, SoundPanel, peaks
 
 WAIT_MS = 20_000
 
