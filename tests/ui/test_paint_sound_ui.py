@@ -98,11 +98,11 @@ def test_sketch_from_image_uses_the_segmenter(qtbot, painting: MainWindow) -> No
     canvas = painting.paint.canvas
     canvas.clear_sketch()
     assert not canvas.sketch().any()
-    stamp = painting.paint.sketch_from_image()
+    stamps: list[int] = []  # submitted inside the wait, so a fast worker cannot finish unobserved
     with qtbot.waitSignal(
-        painting.worker.job_done, timeout=RENDER_MS, check_params_cb=lambda s, r: s == stamp
+        painting.worker.job_done, timeout=RENDER_MS, check_params_cb=lambda s, r: s in stamps
     ):
-        pass
+        stamps.append(painting.paint.sketch_from_image())
     qtbot.waitUntil(lambda: canvas.sketch().any(), timeout=5000)
 
 
@@ -183,9 +183,11 @@ def test_animate_writes_a_gif(qtbot, window: MainWindow, rain_wav: Path, tmp_pat
     window.select_node(ids[0])
     assert window.sound.panel.load_file(rain_wav)
     out = tmp_path / "anim.gif"
-    stamp = window.sound.animate(out, fps=4.0)
-    with qtbot.waitSignal(window.worker.job_done, timeout=RENDER_MS, check_params_cb=lambda s, r: s == stamp):
-        pass
+    stamps: list[int] = []  # submitted inside the wait, so a fast worker cannot finish unobserved
+    with qtbot.waitSignal(
+        window.worker.job_done, timeout=RENDER_MS, check_params_cb=lambda s, r: s in stamps
+    ):
+        stamps.append(window.sound.animate(out, fps=4.0))
     assert Image.open(out).n_frames == 12
 
 
