@@ -27,7 +27,9 @@ def clean_prompt(prompt: str) -> str:
 
     The text encoder only sees its first 128 tokens anyway; cutting keeps the recipe small.
     """
-    text = "".join(ch if ch.isprintable() else " " for ch in str(prompt))
+    text = str(prompt)
+    if not text.isprintable():  # the per-character pass only for the rare prompt that needs it
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
     text = " ".join(text.split())
     return text[:MAX_PROMPT_CHARS].rstrip()  # a cut can end in a space a reload would strip
 
@@ -80,7 +82,8 @@ class Recipe:
         if not isinstance(self.extra, dict):
             raise RecipeError("recipe.extra must be an object")
         try:  # NaN/Infinity would be written as non-standard JSON and never equal themselves again
-            json.dumps(self.extra, allow_nan=False)
+            if self.extra:
+                json.dumps(self.extra, allow_nan=False)
         except (TypeError, ValueError, RecursionError) as exc:
             raise RecipeError(f"recipe.extra must hold plain JSON values with finite numbers: {exc}") from exc
         object.__setattr__(self, "prompt", clean_prompt(self.prompt))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,7 +37,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from studio.world.classes import LABEL_CLASSES
-from ui.canvas_commands import Box, PatchCommand
+from ui.canvas_commands import Box, PatchCommand, PatchStore
 
 MIN_SIZE, MAX_SIZE = 8, 2048
 MIN_BRUSH, MAX_BRUSH = 1, 128
@@ -253,7 +254,7 @@ class SemanticCanvas(QWidget):
     """Paint class labels and an edit mask over an image; every stroke is one undo command."""
 
     sketch_changed = Signal()  # throttled while painting, once at stroke end, on undo/redo/clear
-    stroke_finished = Signal()
+    edited = Signal()  # an undoable edit was made, undone or redone: the owner saves the canvas
     mask_changed = Signal()
     class_picked = Signal(int)  # the eyedropper chose this class
     tool_changed = Signal(str)
@@ -280,7 +281,8 @@ class SemanticCanvas(QWidget):
         self._sketch_rgba = np.zeros((size, size, 4), np.uint8)
         self._mask_rgba = np.zeros((size, size, 4), np.uint8)
         self._image: QImage | None = None
-        self._epoch = 0  # bumped when the arrays are replaced; older undo commands become stale
+        self._token = uuid.uuid4().hex  # new when the arrays are replaced: older undo commands go stale
+        self.patch_store: PatchStore | None = None  # set by the owner so strokes persist (undo log)
         self._classes: list[ClassLike] = []
         self._lut = np.zeros((256, 4), np.uint8)
         self._current = -1  # set_classes picks the first paintable class
@@ -553,8 +555,17 @@ class SemanticCanvas(QWidget):
         return QRectF(self._offset.x(), self._offset.y(), extent, extent)
 
     # --- undo support (PatchTarget) --------------------------------------------------------------
-    def apply_patch(self, layer: str, box: Box, data: np.ndarray, epoch: int) -> bool:
-        if epoch != self._epoch:
+    @property
+    def token(self) -> str:
+        """Names the current canvas contents; undo commands apply only to the contents they edited."""
+        return self._token
+
+    def adopt_token(self, token: str) -> None:
+        """After restoring saved contents: the saved strokes made on them apply again."""
+        self._token = str(token)
+
+    def apply_patch(self, layer: str, box: Box, data: np.ndarray, token: str) -> bool:
+        if token != self._token:
             return False
         self._end_stroke()
         y0, y1, x0, x1 = box
@@ -566,6 +577,7 @@ class SemanticCanvas(QWidget):
             self._mask[y0:y1, x0:x1] = data
             self._refresh_mask(box)
             self.mask_changed.emit()
+        self.edited.emit()
         return True
 
     # --- painting ------------------------------------------------------------------------------------
@@ -617,7 +629,6 @@ class SemanticCanvas(QWidget):
             names = {Tool.BRUSH: f"Paint {self._display(self._current)}", Tool.ERASER: "Erase"}
             text = names.get(stroke.tool, "Erase mask" if stroke.tool == Tool.MASK_ERASER else "Paint mask")
             self._commit(stroke.layer, stroke.before, stroke.box, text)
-        self.stroke_finished.emit()
 
     def _commit(self, layer: str, before: np.ndarray, box: Box, text: str, fill: float | None = None) -> None:
         """Push the change of `layer` inside `box` (relative to the full `before`) as a command."""
@@ -633,10 +644,11 @@ class SemanticCanvas(QWidget):
         box = (y0 + ty0, y0 + ty1, x0 + tx0, x0 + tx1)
         y0, y1, x0, x1 = box
         command = PatchCommand(
-            self, layer, box, before[y0:y1, x0:x1], current[y0:y1, x0:x1], self._epoch, text
+            self, layer, box, before[y0:y1, x0:x1], current[y0:y1, x0:x1], self._token, text
         )
         self.undo_stack.push(command)
         self.sketch_changed.emit() if layer == "sketch" else self.mask_changed.emit()
+        self.edited.emit()
 
     def _fill(self, pos: QPointF) -> None:
         x, y = math.floor(pos.x()), math.floor(pos.y())
@@ -647,7 +659,6 @@ class SemanticCanvas(QWidget):
         if box is not None:
             self._refresh_sketch(box)
             self._commit("sketch", before, box, f"Fill {self._display(self._current)}")
-        self.stroke_finished.emit()
 
     def _pick(self, pos: QPointF) -> None:
         x, y = math.floor(pos.x()), math.floor(pos.y())
@@ -683,7 +694,7 @@ class SemanticCanvas(QWidget):
         self._mask = np.ascontiguousarray(mask, dtype=np.float32).copy()
         self._sketch_rgba = np.zeros((self._size, self._size, 4), np.uint8)
         self._mask_rgba = np.zeros((self._size, self._size, 4), np.uint8)
-        self._epoch += 1
+        self._token = uuid.uuid4().hex
         self._refresh_sketch(None)
         self._refresh_mask(None)
 

@@ -40,7 +40,8 @@ class Replayable(QUndoCommand):
     def apply(self, forward: bool) -> None:
         raise NotImplementedError
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> dict[str, Any] | None:
+        """A plain-JSON description for the saved undo log (None: this one is not saved)."""
         raise NotImplementedError
 
 

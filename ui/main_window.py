@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.grid)
         self.view = ImageView()
         self.paint = PaintController(self)
+        self.undo_log.canvas = self.paint.canvas  # strokes are saved with the rest of the undo stack
         self.right = QTabWidget()
         self.right.addTab(self.view, "Image")
         self.right.addTab(self.paint.canvas, "Paint")
@@ -392,13 +393,12 @@ class MainWindow(QMainWindow):
         self.history.set_tags_map(load_tags(project))
         self._rebuild()
         self.undo_log.restore(self._refresh, self.history.set_tags)
-        self.paint.base = None
+        self.paint.restore()  # first, so showing and selecting nodes finds the canvas as it was
         last = self._last_batch()
         self._show_batch(last)
-        painted = self.paint.saved_base()
+        painted = self.paint.base
         if painted is not None or last:
             self.select_node(painted.id if painted is not None else last[0])
-        self.paint.restore()
         if project.report:
             self.notify("Opened with problems:\n" + "\n".join(project.report))
 

@@ -20,7 +20,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QPushButton
 
-from studio.project.store import Node, NodeNotFoundError
+from studio.project.store import Node, NodeNotFoundError, ProjectError
 from studio.recipe import Recipe
 from ui.canvas import SemanticCanvas
 from ui.image_view import to_qimage
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CANVAS_SIZE = 256
-META_SKETCH = "paint.sketch"  # asset id of the canvas sketch, saved at every stroke end
+META_SKETCH = "paint.sketch"  # asset id of the canvas sketch, saved after every edit or load
+META_MASK = "paint.mask"  # asset id of the canvas mask ("" when nothing is masked)
+META_TOKEN = "paint.canvas"  # the canvas token, so saved strokes apply to the restored canvas
 META_BASE = "paint.base"  # the node the canvas paints on
 
 
@@ -59,7 +61,8 @@ class PaintController(QObject):
         self._segment_from = ""
         self.canvas.sketch_changed.connect(self._live)
         self.canvas.mask_changed.connect(self._live)
-        self.canvas.stroke_finished.connect(self._stroke_finished)
+        self.canvas.patch_store = lambda data: self.window.project.assets.put(data, "npy")
+        self.canvas.edited.connect(self.save_canvas)
         self.panel.sketch_from_image_requested.connect(self.sketch_from_image)
         self.panel.regenerate_in_mask_requested.connect(self.regenerate_in_mask)
         window.worker.preview.connect(self._on_preview)
@@ -87,8 +90,10 @@ class PaintController(QObject):
         self.window.project.meta_set(META_BASE, node.id)
         if node.recipe.sketch is not None and self._load_sketch(node.recipe.sketch):
             self._mark_clean()
+            self.save_canvas()
             return
         self._mark_clean()  # until the segmenter's sketch arrives
+        self.save_canvas()
         self.sketch_from_image()
 
     def saved_base(self) -> Node | None:
@@ -105,11 +110,19 @@ class PaintController(QObject):
         sketch_id = self.window.project.meta_get(META_SKETCH)
         self._segment_stamp = 0  # a segmentation asked for before the restore must not overwrite it
         self.base = base
-        if base is not None:
-            self.canvas.set_image(self.window.image_for(base))
-            self._clean = base.recipe.sketch or ""
+        self.canvas.set_image(self.window.image_for(base) if base is not None else None)
+        self._clean = base.recipe.sketch or "" if base is not None else ""
+        blank = np.zeros((self.canvas.canvas_size, self.canvas.canvas_size), np.uint8)
+        self.canvas.set_sketch(blank)  # nothing of another project's painting stays on the canvas
+        self.canvas.set_mask(blank)
         if sketch_id and (base is not None or not self.window.project.nodes()):
             self._load_sketch(sketch_id)  # also a sketch painted on the blank canvas of an empty project
+            mask_id = self.window.project.meta_get(META_MASK)
+            if mask_id:
+                self._load_mask(mask_id)
+            token = self.window.project.meta_get(META_TOKEN)
+            if token:
+                self.canvas.adopt_token(token)  # the saved strokes were made on exactly this canvas
 
     def _load_sketch(self, sha: str) -> bool:
         """Recipes and the canvas store sketches as class-index PNGs: load one onto the canvas."""
@@ -122,6 +135,26 @@ class PaintController(QObject):
             self.window.notify(f"The sketch could not be loaded: {exc}")
             return False
         return True
+
+    def _load_mask(self, sha: str) -> None:
+        try:
+            image = Image.open(io.BytesIO(self.window.project.assets.get(sha)))
+            self.canvas.set_mask(np.asarray(image.convert("L"), dtype=np.uint8))
+        except (KeyError, OSError, ValueError) as exc:
+            self.window.notify(f"The mask could not be loaded: {exc}")
+
+    def save_canvas(self) -> None:
+        """Save sketch, mask and token where a crash cannot lose them (small content-addressed PNGs)."""
+        project = self.window.project
+        if project.readonly or project.closed:
+            return
+        try:
+            project.meta_set(META_SKETCH, project.assets.put(self.canvas.sketch_png(), "png"))
+            mask = project.assets.put(self.canvas.mask_png(), "png") if self.canvas.has_mask() else ""
+            project.meta_set(META_MASK, mask)
+            project.meta_set(META_TOKEN, self.canvas.token)
+        except ProjectError as exc:  # e.g. the disk is full: painting goes on, the artist is told
+            self.window.notify(f"The painting could not be saved: {exc}")
 
     def _recipe(self, sketch_sha: str) -> Recipe | None:
         """The base node's recipe with the current prompt and the canvas sketch (same latent); with
@@ -162,11 +195,6 @@ class PaintController(QObject):
         self.canvas.set_image(qimage)
         self.window.view.set_image(qimage)
         self.preview_shown.emit()
-
-    def _stroke_finished(self) -> None:
-        """Save the sketch where a crash cannot lose it (a small PNG, content-addressed)."""
-        sha = self.window.project.assets.put(self.canvas.sketch_png(), "png")
-        self.window.project.meta_set(META_SKETCH, sha)
 
     def sketch_for_generate(self) -> str | None:
         """The canvas sketch as a project asset when anything is painted (Generate uses it)."""
@@ -224,6 +252,7 @@ class PaintController(QObject):
             return  # the artist painted while it ran: their strokes win
         self.canvas.set_sketch(result)
         self._mark_clean()
+        self.save_canvas()
 
 
 def _sha(data: bytes) -> str:

@@ -4,8 +4,9 @@ Every time the stack changes, the records of its Replayable commands (star, note
 generate) and whether each is done are saved as JSON under `undo.log`. Opening the project
 rebuilds those commands with their next redo/undo skipped — the project already holds their
 effects — so Edit ▸ Undo continues exactly where the last session stopped (also after a crash:
-the log is written before the edit's effect is announced). Paint strokes are not in the log:
-the canvas itself is restored from the project instead.
+the log is written before the edit's effect is announced). Paint strokes are in the log too:
+their changed boxes are project assets, and they apply to the canvas contents saved with them
+(the paint controller restores the canvas and its token).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from PySide6.QtGui import QUndoStack
 
 from studio.project.store import NodeNotFoundError, Project, ProjectError
+from ui.canvas_commands import PatchCommand, PatchTarget
 from ui.commands import GenerateCommand, NoteCommand, Refresh, Replayable, StarCommand, TrashCommand
 from ui.tag_command import ShowTags, TagCommand
 
@@ -25,8 +27,12 @@ META_KEY = "undo.log"
 LIMIT = 200
 
 
-def _command(project: Project, record: dict, refresh: Refresh, show_tags: ShowTags) -> Replayable:
+def _command(
+    project: Project, record: dict, refresh: Refresh, show_tags: ShowTags, canvas: PatchTarget | None
+) -> Replayable:
     kind = record["type"]
+    if kind == "patch" and canvas is not None:
+        return PatchCommand.from_record(canvas, record, project.assets.get)
     if kind == "star":
         return StarCommand(project, record["id"], bool(record["new"]), refresh, old=bool(record["old"]))
     if kind == "note":
@@ -43,9 +49,12 @@ def _command(project: Project, record: dict, refresh: Refresh, show_tags: ShowTa
 class UndoLog:
     """Saves and restores the window's undo stack for the open project."""
 
-    def __init__(self, stack: QUndoStack, project: Callable[[], Project]) -> None:
+    def __init__(
+        self, stack: QUndoStack, project: Callable[[], Project], canvas: PatchTarget | None = None
+    ) -> None:
         self.stack = stack
         self.project = project
+        self.canvas = canvas
         self._restoring = False
         self._closed = False
         stack.setUndoLimit(LIMIT)
@@ -61,11 +70,12 @@ class UndoLog:
         if self._restoring:
             return
         records = []
-        for i in range(self.stack.count()):
-            command = self.stack.command(i)
-            if isinstance(command, Replayable):
-                records.append({**command.record(), "done": i < self.stack.index()})
         try:
+            for i in range(self.stack.count()):
+                command = self.stack.command(i)
+                record = command.record() if isinstance(command, Replayable) else None
+                if record is not None:
+                    records.append({**record, "done": i < self.stack.index()})
             self.project().meta_set(META_KEY, json.dumps(records))
         except ProjectError as exc:  # read-only or closed project: undo still works in this session
             log.info("undo log not saved: %s", exc)
@@ -86,8 +96,9 @@ class UndoLog:
         commands: list[tuple[Replayable, bool]] = []
         for record in records if isinstance(records, list) else []:
             try:
-                commands.append((_command(project, record, refresh, show_tags), bool(record.get("done"))))
-            except (KeyError, TypeError, ValueError, NodeNotFoundError, ProjectError) as exc:
+                command = _command(project, record, refresh, show_tags, self.canvas)
+                commands.append((command, bool(record.get("done"))))
+            except (KeyError, TypeError, ValueError, OSError, NodeNotFoundError, ProjectError) as exc:
                 log.warning("skipping a saved undo step: %s", exc)
         self._restoring = True
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from studio.inference.manifest import ModelInfo
 from studio.inference.pipeline import sketch_indices
+from studio.project.store import Project
 from studio.world.classes import CLASS_INDEX, LABEL_CLASSES
 from ui.canvas import (
     SemanticCanvas,
@@ -25,6 +27,7 @@ from ui.canvas import (
     stamp_labels,
 )
 from ui.paint_panel import PaintPanel
+from ui.undo_log import META_KEY, UndoLog
 
 SIZE = 64
 WATER, SKY, ROCK, GRASS = CLASS_INDEX["water"], CLASS_INDEX["sky"], CLASS_INDEX["rock"], CLASS_INDEX["grass"]
@@ -236,7 +239,7 @@ def test_sketch_changed_during_a_stroke_and_at_its_end(qtbot, canvas: SemanticCa
         for x in range(6, 30, 3):
             qtbot.mouseMove(canvas, at(canvas, x, 5))
     assert canvas.undo_stack.count() == 0  # still the same stroke
-    with qtbot.waitSignals([canvas.sketch_changed, canvas.stroke_finished]):
+    with qtbot.waitSignals([canvas.sketch_changed, canvas.edited]):
         qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at(canvas, 40, 5))
     assert canvas.undo_stack.count() == 1
     assert (canvas.sketch()[5, 5:41] == canvas.current_class).all()
@@ -406,3 +409,39 @@ def test_paint_panel_mirrors_the_canvas_and_drives_it(qtbot, canvas: SemanticCan
         assert widget.toolTip() and widget.accessibleName()
     canvas.set_classes(LABEL_CLASSES[:4])
     assert sorted(panel.class_buttons) == [0, 1, 2, 3]
+
+
+def test_saved_strokes_come_back_and_damaged_ones_are_skipped(
+    qtbot, canvas: SemanticCanvas, tmp_path: Path
+) -> None:
+    """The undo log writes strokes as .npy assets and rebuilds them on a new canvas with the same
+    token; a stroke whose asset is missing or does not fit its box is skipped, not fatal."""
+    project = Project.open(tmp_path / "p")
+    canvas.patch_store = lambda data: project.assets.put(data, "npy")
+    log = UndoLog(canvas.undo_stack, lambda: project, canvas)
+    canvas.brush_size = 4
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at(canvas, 10, 10))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at(canvas, 10, 10))
+    painted, token = canvas.sketch(), canvas.token
+    assert painted.any()
+    log.close()
+    records = json.loads(project.meta_get(META_KEY))
+    assert [r["type"] for r in records] == ["patch"]
+    damaged = [
+        {**records[0], "after": "0" * 64},  # a missing asset
+        {**records[0], "box": [0, 1, 0, 1]},  # arrays that do not fit the box
+    ]
+    project.meta_set(META_KEY, json.dumps([*damaged, records[0]]))
+
+    fresh = SemanticCanvas(size=SIZE, undo_stack=QUndoStack())
+    qtbot.addWidget(fresh)
+    fresh.set_sketch(painted)
+    fresh.adopt_token(token)
+    restored = UndoLog(fresh.undo_stack, lambda: project, fresh)
+    assert restored.restore(lambda ids: None, lambda node_id, tags: None) == 1
+    fresh.undo_stack.undo()
+    assert not fresh.sketch().any()
+    fresh.undo_stack.redo()
+    assert np.array_equal(fresh.sketch(), painted)
+    restored.close()
+    project.close()

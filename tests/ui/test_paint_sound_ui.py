@@ -130,6 +130,58 @@ def test_painting_survives_a_restart(qtbot, studio_env: Path, project_dir: Path)
     again.close()
 
 
+def test_paint_strokes_undo_across_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
+    def open_window() -> MainWindow:
+        win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
+        qtbot.addWidget(win)
+        with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
+            win.show()
+        return win
+
+    win = open_window()
+    ids = generate(qtbot, win, "a lake", seed=2)
+    win.select_node(ids[0])
+    win.show_paint()
+    canvas = win.paint.canvas
+    qtbot.waitUntil(lambda: canvas.sketch().any(), timeout=RENDER_MS)  # the segmenter's sketch
+    loaded = canvas.sketch()
+    canvas.current_class = CLASS_INDEX["snow"]
+    canvas.brush_size = 30
+    _stroke(qtbot, canvas, (30, 30), (220, 30))
+    first = canvas.sketch()
+    canvas.tool = Tool.MASK
+    _stroke(qtbot, canvas, (30, 200), (220, 200))
+    masked = canvas.mask()
+    assert masked.any()
+    canvas.tool = Tool.BRUSH
+    canvas.current_class = CLASS_INDEX["water"]
+    _stroke(qtbot, canvas, (30, 120), (220, 120))
+    win.undo_stack.undo()  # the water stroke is undone before closing: redo must still be possible
+    assert np.array_equal(canvas.sketch(), first)
+    win.close()
+
+    again = open_window()
+    canvas = again.paint.canvas
+    stack = again.undo_stack
+    assert np.array_equal(canvas.sketch(), first) and np.allclose(canvas.mask(), masked, atol=1 / 255)
+    assert [stack.text(i) for i in range(stack.count())][-3:] == ["Paint Snow", "Paint mask", "Paint Water"]
+    assert stack.canRedo()
+    stack.redo()  # the water stroke comes back
+    assert (canvas.sketch()[120, 60:200] == CLASS_INDEX["water"]).all()
+    stack.undo()
+    stack.undo()  # the mask stroke
+    assert not canvas.mask().any()
+    stack.undo()  # the snow stroke
+    assert np.array_equal(canvas.sketch(), loaded)
+    again.close()
+
+    third = open_window()  # undone strokes stay undone, and redo still reaches them
+    assert np.array_equal(third.paint.canvas.sketch(), loaded)
+    third.undo_stack.redo()
+    assert np.array_equal(third.paint.canvas.sketch(), first)
+    third.close()
+
+
 @pytest.fixture
 def rain_wav(tmp_path: Path) -> Path:
     path = tmp_path / "rain.wav"
