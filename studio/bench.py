@@ -7,11 +7,18 @@ painted sketch at preview quality (no upscaler), sound = log-mel + sound encoder
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -84,32 +91,34 @@ def _live(pipe: Pipeline, model: str, repeat: int, size: int) -> dict:
     return row
 
 
-def bench_project_open(nodes: int = 10_000) -> dict:
-    """Open a generated project of `nodes` nodes (built with fsync off: only the open is timed)."""
-    import os
-    import tempfile
-    from pathlib import Path
-    from unittest import mock
-
+def make_big_project(folder: Path, nodes: int) -> float:
+    """A project of `nodes` generated-looking nodes (tiny PNGs, branching), written with fsync off
+    so building it does not dominate; returns the seconds it took."""
     from studio.pngmeta import encode_png
     from studio.project.store import Project
     from studio.recipe import Recipe
 
+    pngs = [encode_png(np.full((32, 32, 3), i * 20, np.uint8), None) for i in range(8)]
+    start = time.perf_counter()
+    with mock.patch.object(os, "fsync", lambda fd: None):
+        project = Project.open(folder)
+        parents: list[str] = []
+        for i in range(nodes):
+            recipe = Recipe(model="landscape64", model_version="1", seed=i, prompt=f"a lake {i % 97}")
+            parent = [parents[(i * 7919) % len(parents)]] if parents and i % 5 else []
+            node = project.add_node(kind="generate", recipe=recipe, image_png=pngs[i % 8], parents=parent)
+            parents.append(node.id)
+        project.close()
+    return time.perf_counter() - start
+
+
+def bench_project_open(nodes: int = 10_000) -> dict:
+    """Open a generated project of `nodes` nodes (only the open is timed)."""
+    from studio.project.store import Project
+
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "big"
-        pngs = [encode_png(np.full((32, 32, 3), i * 20, np.uint8), None) for i in range(8)]
-        build = time.perf_counter()
-        with mock.patch.object(os, "fsync", lambda fd: None):
-            project = Project.open(folder)
-            parents: list[str] = []
-            for i in range(nodes):
-                recipe = Recipe(model="landscape64", model_version="1", seed=i, prompt=f"a lake {i % 97}")
-                parent = [parents[(i * 7919) % len(parents)]] if parents and i % 5 else []
-                parents.append(
-                    project.add_node(kind="generate", recipe=recipe, image_png=pngs[i % 8], parents=parent).id
-                )
-            project.close()
-        built = time.perf_counter() - build
+        built = make_big_project(folder, nodes)
         start = time.perf_counter()
         project = Project.open(folder)
         count = len(project.nodes())
@@ -129,4 +138,38 @@ def format_bench(result: dict) -> str:
     if "project_open" in result:
         p = result["project_open"]
         lines.append(f"project of {p['nodes']} nodes opens in {p['open_s']:.2f} s")
+    if "ui" in result:
+        lines.append(format_ui(result["ui"]))
     return "\n".join(lines)
+
+
+def format_ui(ui: dict) -> str:
+    if "error" in ui:
+        return f"UI figures: not measured ({ui['error']})"
+    opened, scroll, beat = ui["project_open"], ui["history_scroll"], ui["ui_heartbeat_largest_gap"]
+    return "\n".join(
+        [
+            f"UI: {opened['nodes']}-node project open to history shown "
+            f"{opened['open_to_history_shown_s']:.2f} s (store {opened['store_open_s']:.2f} s); "
+            f"scrolling {scroll['pages']} pages: median "
+            f"{scroll['ms_per_page_median']:.1f} ms, max {scroll['ms_per_page_max']:.0f} ms per page",
+            "UI heartbeat largest gap: "
+            + ", ".join(f"{k.removesuffix('_ms').replace('_', ' ')} {v:.0f} ms" for k, v in beat.items()),
+        ]
+    )
+
+
+def bench_ui(nodes: int) -> dict:
+    """The window's figures (ui/bench.py) from a subprocess: the core never imports Qt itself."""
+    if getattr(sys, "frozen", False):
+        return {"error": "run from a source checkout: the installed app has no Python to start ui.bench"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ui.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "ui.bench", "--nodes", str(nodes), "--json", str(out)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0 or not out.exists():
+            return {"error": (done.stderr.strip().splitlines() or ["ui.bench failed"])[-1]}
+        return json.loads(out.read_text())

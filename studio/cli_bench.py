@@ -16,16 +16,24 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--project-nodes", type=int, default=10_000, help="nodes of the generated project (0: skip)"
     )
+    p.add_argument(
+        "--ui",
+        action="store_true",
+        help="also open a project of --project-nodes nodes in the real window (offscreen): open time, "
+        "scrolling, and the largest UI heartbeat gap while generating, painting and live sound",
+    )
     p.set_defaults(run=run_bench)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from studio.bench import bench, bench_project_open, format_bench
+    from studio.bench import bench, bench_project_open, bench_ui, format_bench
     from studio.inference.pipeline import Pipeline
 
     result = bench(Pipeline(device=args.device), repeat=max(1, args.repeat), size=args.size)
     if args.project_nodes > 0:
         result["project_open"] = bench_project_open(args.project_nodes)
+    if args.ui:
+        result["ui"] = bench_ui(max(1, args.project_nodes))
     print(format_bench(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

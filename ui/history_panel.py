@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel
 
+from studio.bulk import gc_paused
 from studio.project.store import Node
 from studio.project.tags import TagError, parse_tags
 from studio.recipe_diff import change_label, diff_recipes, short_text
@@ -280,12 +281,13 @@ class HistoryPanel(QWidget):
         self._context.clear()
         roots: list[QTreeWidgetItem] = []
         children: dict[str, list[QTreeWidgetItem]] = {}
-        for node in nodes:
-            item, parent_id = self._make_item(node)
-            if parent_id is None:
-                roots.append(item)
-            else:
-                children.setdefault(parent_id, []).append(item)
+        with gc_paused():
+            for node in nodes:
+                item, parent_id = self._make_item(node)
+                if parent_id is None:
+                    roots.append(item)
+                else:
+                    children.setdefault(parent_id, []).append(item)
         for parent_id, kids in children.items():
             self._items[parent_id].addChildren(kids)
         self.tree.addTopLevelItems(roots)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from studio.project.assets import SHA_RE
-from studio.recipe import Recipe
+from studio.recipe import Recipe, loads
 
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -59,7 +58,7 @@ def node_from_parts(
     if not isinstance(id, str) or not NODE_ID_RE.match(id):
         raise ValueError(f"bad node id {id!r}")
     if isinstance(parents, str):
-        parents = json.loads(parents)
+        parents = loads(parents)
     if not isinstance(parents, list | tuple) or not all(isinstance(p, str) for p in parents):
         raise ValueError("parents must be a list of node ids")
     if not isinstance(kind, str) or not kind:

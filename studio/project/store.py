@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from studio.bulk import gc_paused
 from studio.project.assets import AssetStore
 from studio.project.errors import NodeNotFoundError, ProjectError, ProjectLockedError
 from studio.project.fsio import make_dir
@@ -188,11 +189,12 @@ class Project:
         ).fetchall()
         loaded: list[tuple[Node, bool]] = []
         bad_rows: dict[str, str] = {}
-        for row in rows:
-            try:
-                loaded.append((node_from_parts(*row[:8]), bool(row[8])))
-            except (ValueError, TypeError) as exc:
-                bad_rows[row[0]] = f"{row[0]} ({exc})"
+        with gc_paused():
+            for row in rows:
+                try:
+                    loaded.append((node_from_parts(*row[:8]), bool(row[8])))
+                except (ValueError, TypeError) as exc:
+                    bad_rows[row[0]] = f"{row[0]} ({exc})"
         good_ids = {n.id for n, _ in loaded}
         journal_ids = self._journal.ids()
         recovered, bad_journals = self._read_journal(sorted(journal_ids - good_ids))
