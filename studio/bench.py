@@ -2,7 +2,9 @@
 
 Live figures are what the app's worker does per frame: paint = one generator run with the
 painted sketch at preview quality (no upscaler), sound = log-mel + sound encoder on the last 2 s
-+ blend + one generator run. Frames/s is 1000 / median ms of repeated runs.
++ blend + one generator run. Frames/s is 1000 / median ms of repeated runs. Compute figures
+(GMACs, share of the measured matmul peak, ORT vs torch eager on the same weights) are CPU-only:
+see studio.bench_compute.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from unittest import mock
 
 import numpy as np
 
+from studio.bench_compute import compute_rows, format_compute
 from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.inference.sketch import index_png
 
@@ -36,7 +39,7 @@ def _median_ms(run: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def bench(pipe: Pipeline, repeat: int = 10, size: int = 128) -> dict:
+def bench(pipe: Pipeline, repeat: int = 10, size: int = 128, compute: bool = True) -> dict:
     """Per generator: ms/image at batch 1 and 8 (full quality) and live paint/sound frames/s."""
     cold = time.perf_counter()
     info = pipe.default_generator()
@@ -60,6 +63,9 @@ def bench(pipe: Pipeline, repeat: int = 10, size: int = 128) -> dict:
             )
         row.update(_live(pipe, gen.name, repeat, size))
         result["models"][gen.name] = row
+    if compute:
+        paths = [m.path for m in pipe.registry.models()]
+        result["compute"] = compute_rows(paths, repeat=max(1, repeat // 2))
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
 
@@ -135,6 +141,8 @@ def format_bench(result: dict) -> str:
     for name, row in result["models"].items():
         parts = [f"{k} {v}" for k, v in row.items()]
         lines.append(f"{name}: " + ", ".join(parts))
+    if "compute" in result:
+        lines += format_compute(result["compute"])
     if "project_open" in result:
         p = result["project_open"]
         lines.append(f"project of {p['nodes']} nodes opens in {p['open_s']:.2f} s")

@@ -17,6 +17,11 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
         "--project-nodes", type=int, default=10_000, help="nodes of the generated project (0: skip)"
     )
     p.add_argument(
+        "--no-compute",
+        action="store_true",
+        help="skip GMACs per image, share of the measured peak and onnxruntime vs torch eager (CPU)",
+    )
+    p.add_argument(
         "--ui",
         action="store_true",
         help="also open a project of --project-nodes nodes in the real window (offscreen): open time, "
@@ -29,7 +34,8 @@ def run_bench(args: argparse.Namespace) -> int:
     from studio.bench import bench, bench_project_open, bench_ui, format_bench
     from studio.inference.pipeline import Pipeline
 
-    result = bench(Pipeline(device=args.device), repeat=max(1, args.repeat), size=args.size)
+    pipe = Pipeline(device=args.device)
+    result = bench(pipe, repeat=max(1, args.repeat), size=args.size, compute=not args.no_compute)
     if args.project_nodes > 0:
         result["project_open"] = bench_project_open(args.project_nodes)
     if args.ui:

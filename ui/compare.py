@@ -4,7 +4,17 @@ table of what differs between their recipes."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -19,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from studio.recipe import Recipe
 from studio.recipe_diff import diff_recipes, format_value
+from ui.accessibility import KEYBOARD
 
 KEY_STEP = 0.05  # divider move per arrow key (Shift: a fifth of it)
 
@@ -146,6 +157,7 @@ class CompareDialog(QDialog):
         self.mode = QPushButton("Side by side")
         self.mode.setCheckable(True)
         self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab belongs to the view
+        self.mode.setProperty(KEYBOARD, "Tab")
         self.mode.setAccessibleName("Side by side")
         self.mode.setToolTip("Show A and B next to each other instead of split (Tab)")
         self.mode.toggled.connect(self.view.set_side_by_side)
@@ -155,15 +167,18 @@ class CompareDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.table.setProperty(KEYBOARD, "Alt+D")
+        QShortcut(QKeySequence("Alt+D"), self, self.table.setFocus)
         self.table.setAccessibleName("Recipe differences")
-        self.table.setToolTip("What differs between the two recipes")
+        self.table.setToolTip("What differs between the two recipes (Alt+D to read them with the keyboard)")
         self.summary = QLabel()
         self.summary.setObjectName("muted")
         self.summary.setWordWrap(True)
         self._fill_table(left_recipe, right_recipe)
         close = QPushButton("Close")
         close.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        close.setProperty(KEYBOARD, "Esc")
         close.setToolTip("Close the comparison (Esc)")
         close.clicked.connect(self.reject)
         buttons = QHBoxLayout()

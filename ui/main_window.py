@@ -37,6 +37,7 @@ from studio.pngmeta import encode_png, read_recipe
 from studio.project.store import Node, Project, ProjectError, ProjectLockedError
 from studio.project.tags import load_tags
 from studio.recipe import RecipeError
+from ui.accessibility import name_parts
 from ui.commands import GenerateCommand, NoteCommand, StarCommand, TrashCommand
 from ui.compare import CompareDialog
 from ui.history_panel import THUMB, HistoryPanel
@@ -189,19 +190,23 @@ class MainWindow(QMainWindow):
         self.speed_label.setToolTip("Milliseconds per image in the last batch")
         for w in (self.model_label, self.provider_label, self.speed_label):
             self.statusBar().addPermanentWidget(w)
-        self.paint_dock = self._dock("Paint tools", self.paint.panel)
+        self.paint_dock = self._dock("Paint tools", self.paint.panel, "Ctrl+Alt+P")
         self.sound = SoundController(self)
-        self.sound_dock = self._dock("Sound", self.sound.panel)
+        self.sound_dock = self._dock("Sound", self.sound.panel, "Ctrl+Alt+S")
         self.tabifyDockWidget(self.paint_dock, self.sound_dock)
         self.variations = VariationsController(self)
-        self.variations_dock = self._dock("Variations", self.variations.panel)
+        self.variations_dock = self._dock("Variations", self.variations.panel, "Ctrl+Alt+V")
         self.tabifyDockWidget(self.sound_dock, self.variations_dock)
         self.paint_dock.raise_()
+        name_parts(self)  # labeled sliders: their inner parts get the wrapper's name
 
-    def _dock(self, title: str, widget: QWidget) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, shortcut: str) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(widget)
+        toggle = dock.toggleViewAction()
+        toggle.setShortcut(QKeySequence(shortcut))
+        toggle.setToolTip(f"Show or hide the {title} panel ({shortcut})")
         tips = (("floatbutton", "Float or re-dock this panel"), ("closebutton", "Hide this panel"))
         for button, tip in tips:
             child = dock.findChild(QWidget, f"qt_dockwidget_{button}")

@@ -37,6 +37,7 @@ class PromptPanel(QWidget):
             "an empty prompt means 'anything'."
         )
         self.prompt.setClearButtonEnabled(True)
+        self.prompt.setAccessibleName("Prompt")
         self.prompt.returnPressed.connect(self.generate_requested)
         QShortcut(QKeySequence("Ctrl+Return"), self.prompt, self.generate_requested.emit)
         QShortcut(QKeySequence("Ctrl+Enter"), self.prompt, self.generate_requested.emit)
@@ -62,6 +63,7 @@ class PromptPanel(QWidget):
         self.seed.setPrefix("seed ")
         self.seed.setToolTip("Seed of the first variation; the others use the following seeds")
         self.seed.setMinimumWidth(130)
+        self.seed.setAccessibleName("Seed")
         self.dice = QToolButton()
         self.dice.setText("⚄")
         self.dice.setStyleSheet("font-size: 18px; padding: 0 4px;")

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledSlider
 
+from ui.accessibility import name_parts
 from ui.settings import DEVICES, MAX_COUNT, MIN_COUNT, SIZES, Settings
 
 
@@ -71,9 +72,21 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip("Save the settings (Enter)")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setToolTip(
+            "Keep the settings as they were (Esc)"
+        )
+        for widget, name in (
+            (self.model, "Model"),
+            (self.device, "Device"),
+            (self.size, "Output size"),
+            (self.count, "Variations per generation"),
+        ):
+            widget.setAccessibleName(name)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
+        name_parts(self)  # after the layout: the form's widgets are the dialog's children only now
         self.resize(520, 0)
 
     def result_settings(self) -> Settings:

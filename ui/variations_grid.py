@@ -26,6 +26,7 @@ class VariationsGrid(QListWidget):
         self.setUniformItemSizes(True)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setToolTip("Variations of the last generation. Click to select, double-click to open large.")
+        self.setAccessibleName("Results grid")
         self._images: list[QImage] = []
         self.itemClicked.connect(lambda item: self.selected.emit(item.data(NODE_ROLE)))
         self.itemDoubleClicked.connect(lambda item: self.opened.emit(item.data(NODE_ROLE)))

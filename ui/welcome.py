@@ -142,6 +142,7 @@ class WelcomePanel(QScrollArea):
         if classes:
             fold = QCollapsible("Paint classes")
             fold.setToolTip("The semantic classes a sketch can use, with their brush colours")
+            fold.findChild(QPushButton).setToolTip("Show or hide the classes")  # its fold button
             swatches = QWidget()
             flow = FlowLayout(swatches)
             for c in classes:
