@@ -158,7 +158,8 @@ def format_ui(ui: dict) -> str:
     return "\n".join(
         [
             f"UI: {opened['nodes']}-node project open to history shown "
-            f"{opened['open_to_history_shown_s']:.2f} s (store {opened['store_open_s']:.2f} s); "
+            f"{opened['open_to_history_shown_s']:.2f} s at app start (store {opened['store_open_s']:.2f} s), "
+            f"{opened['reopen_in_running_app_s']:.2f} s with File ▸ Open in a running app; "
             f"scrolling {scroll['pages']} pages: median "
             f"{scroll['ms_per_page_median']:.1f} ms, max {scroll['ms_per_page_max']:.0f} ms per page",
             "UI heartbeat largest gap: "
