@@ -84,6 +84,11 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--private", action="store_true", help="strip the prompt from the embedded recipe")
     p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default auto)")
     p.add_argument("--sketch", type=Path, help="semantic sketch PNG in the model's palette colours")
+    p.add_argument(
+        "--no-layout",
+        action="store_true",
+        help="without --sketch, do not start from a layout imagined for the prompt (the layout prior)",
+    )
     p.add_argument("--mask", type=Path, help="regenerate only where this PNG is white (needs --base)")
     p.add_argument("--base", type=Path, help="the image a --mask edit changes")
     p.add_argument("--sound", type=Path, help="a sound (WAV/FLAC/OGG) that moves the picture toward it")
@@ -108,6 +113,8 @@ def run_generate(args: argparse.Namespace) -> int:
         assets = project.assets if project is not None else MemoryAssets()
         changes, kind = recipe_inputs(args, pipe, pipe.registry.get(recipes[0].model), assets)
         recipes = [recipe.replace(**changes) for recipe in recipes]
+        if not args.no_layout and "mask" not in changes:
+            recipes = pipe.imagine_layouts(recipes, lambda png: assets.put(png, "png"))
         images = pipe.render(recipes, assets)
         _show_notices(pipe)
         pngs = [

@@ -52,6 +52,8 @@ class _ProgressBar:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.config.is_file() and _config_kind(args.config) == "layout_prior":
+        return _build_layout_prior(args)  # rendering and embedding only: no torch
     _require_torch()
     from studio.training.config import TrainConfig
     from studio.training.run import run_training
@@ -82,6 +84,23 @@ def _config_kind(path: Path) -> str:
     if not isinstance(data, dict):
         raise CommandError(f"bad config {path}: not a JSON object")
     return str(data.get("kind", "generator"))
+
+
+def _build_layout_prior(args: argparse.Namespace) -> int:
+    from studio.export.layout_prior import LayoutConfig, build_layout_prior
+    from studio.inference.pipeline import Pipeline
+
+    if args.data is not None or args.resume or args.steps is not None:
+        raise CommandError(
+            "a layout prior is built from the procedural world in one go: no --data/--resume/--steps"
+        )
+    try:
+        cfg = LayoutConfig.from_dict(json.loads(args.config.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"bad config {args.config}: {exc}") from exc
+    manifest = build_layout_prior(cfg, args.out or Path("runs") / cfg.name, Pipeline(device="cpu"))
+    print(json.dumps(manifest["metrics"]))
+    return 0
 
 
 def _train_encoder(args: argparse.Namespace, kind: str) -> int:

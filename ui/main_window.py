@@ -482,6 +482,7 @@ class MainWindow(QMainWindow):
             model=self.settings.model or None,
             parents=(current,) if current else (),
             sketch=sketch,
+            imagine_layout=self.settings.imagine_layout,
             kind="paint" if sketch else "generate",
         )
         self._latest_stamp = self.worker.submit(request)
@@ -544,7 +545,7 @@ class MainWindow(QMainWindow):
         self.info = info
         self.provider_label.setText(f"provider: {short_provider(info.provider)}")
         self.model_label.setText(f"model: {info.default.name} {info.default.version}")
-        self.welcome.show_model(info.default, info.sounds)
+        self.welcome.show_model(info.default, info.sounds, info.layouts and self.settings.imagine_layout)
         self.statusBar().showMessage("Models ready", 3000)
         self.models_ready.emit(info)
 

@@ -50,6 +50,13 @@ class SettingsDialog(QDialog):
         self.count.setRange(MIN_COUNT, MAX_COUNT)
         self.count.setValue(settings.count)
         self.count.setToolTip("How many variations each generation makes (consecutive seeds)")
+        self.layout_check = QCheckBox("Imagine a layout for text prompts")
+        self.layout_check.setChecked(settings.imagine_layout)
+        self.layout_check.setToolTip(
+            "Text-only prompts first get a scene layout (sky, mountains, water…) that fits the words, "
+            "chosen by the seed; the picture follows it and the Paint tab shows it for repainting. "
+            "Off: the generator invents the structure itself (blurrier)."
+        )
         self.privacy = QCheckBox("Strip the recipe from exported PNGs")
         self.privacy.setChecked(settings.privacy)
         self.privacy.setToolTip("Privacy: exported PNGs carry no prompt, seed or model")
@@ -65,6 +72,7 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         form.addRow("Output size", self.size)
         form.addRow("Variations", self.count)
+        form.addRow("Layout", self.layout_check)
         form.addRow("PNG metadata", self.privacy)
         form.addRow("", explain)
         buttons = QDialogButtonBox(
@@ -98,4 +106,5 @@ class SettingsDialog(QDialog):
             size=self.size.currentData(),
             count=self.count.value(),
             privacy=self.privacy.isChecked(),
+            imagine_layout=self.layout_check.isChecked(),
         )

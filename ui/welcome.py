@@ -120,12 +120,21 @@ class WelcomePanel(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
 
-    def show_model(self, info: ModelInfo, sounds: list[tuple[str, str]] | None = None) -> None:
-        """The generator's concepts, prompts and paint classes; `sounds` = (name, what it implies)."""
+    def show_model(
+        self, info: ModelInfo, sounds: list[tuple[str, str]] | None = None, layouts: bool = False
+    ) -> None:
+        """The generator's concepts, prompts and paint classes; `sounds` = (name, what it implies);
+        `layouts`: text prompts start from an imagined layout (a layout prior is installed and on)."""
         body, layout = self._page("Welcome to Synesthesia Studio")
         intro = QLabel(
             f"Type what you want to see and press Enter. The generator <b>{info.name}</b> "
             f"(version {info.version}, {info.resolution or '?'} px) paints landscapes."
+            + (
+                " Each picture starts from a scene layout that fits your words (the Paint tab shows "
+                "it: repaint it to move mountains, water or trees)."
+                if layouts
+                else ""
+            )
             + (f"<br><span style='color:#9aa0a8'>{info.description}</span>" if info.description else "")
         )
         intro.setWordWrap(True)

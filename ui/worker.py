@@ -38,9 +38,11 @@ NO_GENERATOR_HINT = (
 class RenderRequest:
     """One unit of work: either prompt + seed + count, or explicit recipes (import, re-render).
 
-    `commit=False` renders a preview (live paint or sound) that is shown, not stored; `live_sound`
-    (mono samples at the sound encoder's rate) moves the conditioning toward the sound by
-    `strength`; `memory_assets` are assets a preview uses that the project does not hold yet.
+    `imagine_layout` gives prompt-only variations a layout (studio.inference.layout), stored in the
+    project as their sketch. `commit=False` renders a preview (live paint or sound) that is shown,
+    not stored; `live_sound` (mono samples at the sound encoder's rate) moves the conditioning
+    toward the sound by `strength`; `memory_assets` are assets a preview uses that the project
+    does not hold yet.
     `lane` groups requests that supersede each other; `queued=True` requests never do.
     """
 
@@ -53,6 +55,7 @@ class RenderRequest:
     parents: tuple[str, ...] = ()
     recipes: tuple[Recipe, ...] = ()
     sketch: str | None = None  # asset id of a painted sketch the prompt's variations follow
+    imagine_layout: bool = False  # give prompt-only variations a layout from the layout prior
     commit: bool = True
     live_sound: Any = None
     strength: float = 0.0
@@ -94,6 +97,7 @@ class PipelineInfo:
     generators: list = field(default_factory=list)  # list[ModelInfo]
     default: object | None = None  # ModelInfo
     sounds: list = field(default_factory=list)  # (display name, implied scene) the sound encoder knows
+    layouts: bool = False  # a layout prior can imagine layouts for the default generator
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -224,7 +228,13 @@ class InferenceWorker(QObject):
             return None
         self._pipe, self._loaded_device = pipe, device
         self.ready.emit(
-            PipelineInfo(provider=pipe.provider, generators=generators, default=default, sounds=_sounds(pipe))
+            PipelineInfo(
+                provider=pipe.provider,
+                generators=generators,
+                default=default,
+                sounds=_sounds(pipe),
+                layouts=pipe.registry.layout_prior_for(default) is not None,
+            )
         )
         self._forward_notices(pipe)
         return pipe
@@ -240,6 +250,8 @@ class InferenceWorker(QObject):
         )
         if request.sketch is not None:
             recipes = [r.replace(sketch=request.sketch) for r in recipes]
+        elif request.imagine_layout and not request.recipes and request.commit:
+            recipes = pipe.imagine_layouts(recipes, lambda png: project.assets.put(png, "png"))
         if request.live_sound is not None:
             info = pipe.registry.get(recipes[0].model)
             vector = pipe.conditioning(info, recipes[0].prompt, request.live_sound, request.strength).tolist()

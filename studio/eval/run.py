@@ -1,8 +1,9 @@
 """`studio eval MODEL`: does the shipped generator show what held-out prompts ask for?
 
 Attribute accuracy is judged by `Judge` on 64 px renders from the eval-split captions (phrasings
-never used in training), text-only and with the scene's label map, next to the judge's accuracy
-on the real renderer images (its ceiling). Diversity is the mean per-pixel spread across seeds.
+never used in training), text-only, text-only with an imagined layout (when a layout prior is
+installed) and with the scene's label map, next to the judge's accuracy on the real renderer
+images (its ceiling). Diversity is the mean per-pixel spread across seeds.
 Sketch fidelity (with an installed segmenter) is the mIoU between each held-out label map and the
 segmentation of the image generated from it, next to the segmenter's mIoU on the real renders.
 With an installed image encoder: R-precision (true prompt vs 99 mismatched ones, beside the real
@@ -50,6 +51,11 @@ def evaluate(
     with_sketch = np.stack(
         pipe.render([r.replace(sketch=k) for r, k in zip(recipes, keys, strict=True)], sketches)
     )
+    generated = {"text_only": text_only, "text_and_sketch": with_sketch}
+    layouts = MemoryAssets()
+    imagined = pipe.imagine_layouts(recipes, layouts.put)
+    if any(r.sketch is not None for r in imagined):  # a layout prior is installed
+        generated["text_with_imagined_layout"] = np.stack(pipe.render(imagined, layouts))
     prompts = scenes.captions[:8]
     spread = [
         np.stack(pipe.render(pipe.recipes_for(p, seed=1, count=4, model=model, size=size))).std(0).mean()
@@ -65,8 +71,12 @@ def evaluate(
         "sketch_fidelity": sketch_fidelity(pipe, info, scenes.labels, with_sketch, scenes.images),
         "chance": {"time": 1 / 7, "weather": 1 / 7},
     }
+    if "text_with_imagined_layout" in generated:
+        result["text_with_imagined_layout"] = judge.accuracy(
+            generated["text_with_imagined_layout"], scenes.attributes
+        )
     result.update(_sound(pipe, info, judge, max(4, n // 8)))
-    retrieval = _retrieval(pipe, info, scenes, {"text_only": text_only, "text_and_sketch": with_sketch}, seed)
+    retrieval = _retrieval(pipe, info, scenes, generated, seed)
     if retrieval:
         result["image_encoder"] = retrieval
     return result
@@ -119,9 +129,10 @@ def _png(labels: np.ndarray) -> bytes:
 
 def format_table(result: dict) -> str:
     rows = [("", "time", "weather")]
-    for key in ("judge_on_real_renders", "text_only", "text_and_sketch", "chance"):
+    keys = ("judge_on_real_renders", "text_only", "text_with_imagined_layout", "text_and_sketch", "chance")
+    for key in (k for k in keys if k in result):
         rows.append((key, f"{result[key]['time']:.2f}", f"{result[key]['weather']:.2f}"))
-    lines = [f"{a:<24}{b:>8}{c:>10}" for a, b, c in rows]
+    lines = [f"{a:<27}{b:>8}{c:>10}" for a, b, c in rows]
     lines.append(f"diversity (pixel std across seeds, 0–1): {result['diversity_pixel_std']}")
     fidelity = result.get("sketch_fidelity")
     if fidelity is None:

@@ -14,7 +14,15 @@ from typing import Any
 
 from studio.world.classes import LabelClass
 
-KINDS = ("generator", "text_encoder", "audio_encoder", "upscaler", "segmenter", "image_encoder")
+KINDS = (
+    "generator",
+    "text_encoder",
+    "audio_encoder",
+    "upscaler",
+    "segmenter",
+    "image_encoder",
+    "layout_prior",
+)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -242,6 +250,8 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
         extra.update(_audio_encoder_fields(c, inputs, outputs))
     elif kind == "image_encoder":
         extra.update(_image_encoder_fields(c, inputs, outputs))
+    elif kind == "layout_prior":
+        extra.update(_layout_prior_fields(c, inputs, outputs))
     return ModelInfo(
         name=name,
         version=version,
@@ -378,3 +388,27 @@ def _image_encoder_fields(
         c.require_tensor(outputs, "outputs", "features", 2)
     dim = embedding.shape[1]
     return {"resolution": resolution, "dim": dim if isinstance(dim, int) and dim > 0 else None}
+
+
+def _layout_prior_fields(
+    c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]
+) -> dict:
+    """text [N, D] → scores [N, M], layouts [M, R, R] (class indices); `pick` says how the app chooses."""
+    resolution = c.positive_int("resolution")
+    classes = c.label_classes()
+    text = c.require_tensor(inputs, "inputs", "text", 2)
+    if not isinstance(text.shape[1], int) or text.shape[1] <= 0:
+        raise c.fail("inputs.text.shape", f"axis 1 must be the embedding width, not {text.shape[1]!r}")
+    scores = c.require_tensor(outputs, "outputs", "scores", 2)
+    layouts = c.require_tensor(outputs, "outputs", "layouts", 3)
+    if isinstance(scores.shape[1], int):
+        c.dim_matches(layouts, "outputs", 0, scores.shape[1], "the number of scores")
+    for axis in (1, 2):
+        c.dim_matches(layouts, "outputs", axis, resolution, "resolution")
+    pick = c.get("pick", dict)
+    margin, most = pick.get("margin"), pick.get("max_candidates")
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 < margin < 1:
+        raise c.fail("pick.margin", f"must be a number between 0 and 1, not {margin!r}")
+    if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+        raise c.fail("pick.max_candidates", f"must be a positive integer, not {most!r}")
+    return {"resolution": resolution, "label_classes": classes, "dim": text.shape[1]}

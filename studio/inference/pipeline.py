@@ -11,7 +11,7 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +22,7 @@ from studio.audio.io import AudioError, read_audio
 from studio.inference.audio_encoder import AudioEncoder, blend_toward
 from studio.inference.compose import MaskError, composite, read_mask
 from studio.inference.engine import Engine
+from studio.inference.layout import index_png, pick_layouts
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.registry import ModelRegistry
 from studio.inference.text_encoder import TextEncoder, TextEncoderError
@@ -158,6 +159,37 @@ class Pipeline:
         """The [D] text vector a recipe really renders with (prompt, sound edit or explicit vector)."""
         return self._text(self.registry.get(recipe.model), [recipe], assets)[0]
 
+    def imagine_layouts(self, recipes: Sequence[Recipe], put: Callable[[bytes], str]) -> list[Recipe]:
+        """Give text-only recipes a layout from the generator's layout prior (when one is installed):
+        the label map is stored with `put` (returns its asset id) and becomes the recipe's sketch,
+        so the node re-renders exactly and the artist can repaint it. Others are returned as they are.
+        """
+        out = list(recipes)
+        todo = [i for i, r in enumerate(out) if r.sketch is None and "text_embedding" not in r.extra]
+        by_model: dict[str, list[int]] = {}
+        for i in todo:
+            by_model.setdefault(out[i].model, []).append(i)
+        for model, indices in by_model.items():
+            info = self.registry.get(model)
+            prior = self.registry.layout_prior_for(info)
+            if prior is None:
+                continue
+            prompts = [out[i].prompt for i in indices]
+            result = self.engine.run(prior.path, {"text": self.encode_text(info, prompts).astype(np.float32)})
+            pick = prior.manifest["pick"]
+            chosen = pick_layouts(
+                result["scores"],
+                [out[i].seed for i in indices],
+                [not p.strip() for p in prompts],
+                float(pick["margin"]),
+                int(pick["max_candidates"]),
+            )
+            for i, index in zip(indices, chosen, strict=True):
+                sketch = put(index_png(result["layouts"][index]))
+                extra = {**out[i].extra, "layout": f"{prior.name} {prior.version} #{index}"}
+                out[i] = out[i].replace(sketch=sketch, extra=extra)
+        return out
+
     def render(
         self, recipes: Sequence[Recipe], assets: AssetSource | None = None, preview: bool = False
     ) -> list[np.ndarray]:
@@ -281,14 +313,33 @@ class Pipeline:
         self._encoders[info.path] = (session, encoder)
         return encoder
 
-    @staticmethod
-    def _labels(info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
+    def _labels(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
         """One-hot [C, R, R] from the recipe's sketch; no sketch means all "unknown" (text only)."""
         classes, res = len(info.label_classes), info.resolution or 0
         index = np.zeros((res, res), dtype=np.int64)
         if recipe.sketch is not None:
-            index = sketch_indices(_asset(assets, recipe.sketch, "sketch"), info)
+            try:
+                png = _asset(assets, recipe.sketch, "sketch")
+            except PipelineError:
+                png = self._imagined_layout(recipe)
+                if png is None:
+                    raise
+            index = sketch_indices(png, info)
         return np.eye(classes, dtype=np.float32)[index].transpose(2, 0, 1).copy()
+
+    def _imagined_layout(self, recipe: Recipe) -> bytes | None:
+        """An imagined layout is its prior's scene number: a PNG that travelled without its project
+        (e.g. `studio generate` without --project, then imported) still re-renders exactly."""
+        name, _, rest = str(recipe.extra.get("layout", "")).partition(" ")
+        version, _, number = rest.partition(" #")
+        try:
+            prior = self.registry.get(name)
+        except ModelError:
+            return None
+        if prior.kind != "layout_prior" or prior.version != version or not number.isdigit():
+            return None
+        layouts = self.engine.run(prior.path, {"text": np.zeros((1, prior.dim or 0), np.float32)})["layouts"]
+        return index_png(layouts[int(number)]) if int(number) < len(layouts) else None
 
 
 def _explicit_embedding(recipe: Recipe, dim: int | None) -> np.ndarray | None:

@@ -278,6 +278,20 @@ class ModelRegistry:
             return None
         return max(fits, key=lambda m: (m.resolution == info.resolution, m.version_key, m.name))
 
+    def layout_prior_for(self, info: ModelInfo) -> ModelInfo | None:
+        """A layout prior in the generator's embedding space, resolution and classes (newest), or None."""
+        names = [c.name for c in info.label_classes]
+        fits = [
+            m
+            for m in self._models.values()
+            if m.kind == "layout_prior"
+            and names
+            and m.embedding_space == info.embedding_space
+            and m.resolution == info.resolution
+            and [c.name for c in m.label_classes] == names
+        ]
+        return max(fits, key=lambda m: (m.version_key, m.name)) if fits else None
+
     def _upscaler_checked(self, info: ModelInfo) -> ModelInfo:
         up = self._models.get(info.upscaler or "")
         if up is None or up.kind != "upscaler":

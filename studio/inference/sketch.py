@@ -13,17 +13,13 @@ import io
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from studio.inference.layout import index_png
 from studio.inference.manifest import ModelInfo
 from studio.inference.pipeline import PipelineError, sketch_indices
 
+__all__ = ["index_png", "mask_warnings", "normalise_sketch"]
+
 OFF_PALETTE_TOLERANCE = 12  # per-channel difference still counted as "the palette colour" (JPEG noise)
-
-
-def index_png(indices: np.ndarray) -> bytes:
-    """A class-index map as a mode "L" PNG (what recipes store and the pipeline reads)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(indices, dtype=np.uint8), mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def normalise_sketch(data: bytes, info: ModelInfo) -> tuple[bytes, list[str]]:

@@ -72,7 +72,9 @@ def test_settings_dialog_result(qtbot) -> None:
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     dialog.model.setCurrentIndex(dialog.model.findData("gen-b"))
     dialog.privacy.setChecked(True)
+    dialog.layout_check.setChecked(False)
     result = dialog.result_settings()
+    assert result.imagine_layout is False
     assert (result.count, result.size, result.device, result.model, result.privacy) == (
         9,
         256,
