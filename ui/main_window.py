@@ -276,6 +276,13 @@ class MainWindow(QMainWindow):
         self._action(edit, "&Star / Unstar", self.toggle_star, "Ctrl+D", "Star the selected node")
         self._action(
             edit,
+            "Re&name Node",
+            self.rename_selected,
+            "F2",
+            "Give the selected node a name (its note; Enter saves, Ctrl+Z undoes)",
+        )
+        self._action(
+            edit,
             "&Delete Node",
             self.delete_selected,
             QKeySequence.StandardKey.Delete,
@@ -716,6 +723,12 @@ class MainWindow(QMainWindow):
         node_id = self.history.current()
         if node_id:
             self.set_star(node_id, not self.project.node(node_id).starred)
+
+    def rename_selected(self) -> None:
+        """Names live in the node's note: F2 puts the cursor there, Enter saves it as an undo step."""
+        if self.history.current():
+            self.history.note.setFocus()
+            self.history.note.selectAll()
 
     def set_note(self, node_id: str, note: str) -> None:
         self.undo_stack.push(NoteCommand(self.project, node_id, note, self._refresh))

@@ -183,6 +183,6 @@ def _retrieval_lines(metrics: dict | None) -> list[str]:
     )
     for name, row in metrics["kid"].items():
         lines.append(
-            f"  {name:<22}KID {row['mean']:7.3f} ± {row['std']:.3f}   FID {metrics['fid'][name]:.2f}"
+            f"  {name:<27}KID {row['mean']:7.3f} ± {row['std']:.3f}   FID {metrics['fid'][name]:.2f}"
         )
     return lines

@@ -120,9 +120,9 @@ def layout_graph(bank: np.ndarray, layouts: np.ndarray):
             helper.make_node("Identity", ["bank_layouts"], ["layouts"]),
         ],
         "layout_prior",
-        [helper.make_tensor_value_info("text", TensorProto.FLOAT, ["batch", dim])],
+        [helper.make_tensor_value_info("text", TensorProto.FLOAT, ["N", dim])],
         [
-            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", m]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", m]),
             helper.make_tensor_value_info("layouts", TensorProto.UINT8, [m, res, res]),
         ],
         [
@@ -176,7 +176,7 @@ def build_layout_prior(cfg: LayoutConfig, out_dir: Path, pipe) -> dict:
         "inputs": [
             {
                 "name": "text",
-                "shape": ["batch", int(bank.shape[1])],
+                "shape": ["N", int(bank.shape[1])],
                 "dtype": "float32",
                 "meaning": "the prompt's normalised text embedding",
             }
@@ -184,7 +184,7 @@ def build_layout_prior(cfg: LayoutConfig, out_dir: Path, pipe) -> dict:
         "outputs": [
             {
                 "name": "scores",
-                "shape": ["batch", cfg.scenes],
+                "shape": ["N", cfg.scenes],
                 "dtype": "float32",
                 "meaning": "cosine between the prompt and each scene's captions",
             },

@@ -84,6 +84,19 @@ def test_note_undo(qtbot, window: MainWindow) -> None:
     assert window.history.note.text() == ""
 
 
+def test_f2_renames_the_selected_node_undoably(qtbot, window: MainWindow) -> None:
+    ids = generate(qtbot, window, "a calm lake")
+    click_history(qtbot, window, ids[1])
+    qtbot.keyClick(window.history.tree, Qt.Key.Key_F2)
+    assert window.history.note.hasFocus()
+    qtbot.keyClicks(window.history.note, "Poster draft")
+    qtbot.keyClick(window.history.note, Qt.Key.Key_Return)
+    assert window.project.node(ids[1]).note == "Poster draft"
+    assert "Poster draft" in window.history.item(ids[1]).text(0)
+    window.undo_stack.undo()
+    assert window.project.node(ids[1]).note == ""
+
+
 def test_delete_and_undo(qtbot, window: MainWindow) -> None:
     roots = generate(qtbot, window, "desert dunes")
     children = generate(qtbot, window, "desert dunes at dusk")  # children of roots[0]
