@@ -163,7 +163,10 @@ def run_models(args: argparse.Namespace) -> int:
     generators = registry.generators()
     if generators:  # a real session says which provider really runs, not just which was asked for
         engine.session(generators[0].path)
-    print(f"provider: {engine.provider}")
+    reason = (
+        f" ({engine.cpu_reason})" if engine.provider == "CPUExecutionProvider" and engine.cpu_reason else ""
+    )
+    print(f"provider: {engine.provider}{reason}")
     for notice in engine.drain_notices():
         print(f"note: {notice}", file=sys.stderr)
     return 0

@@ -551,6 +551,10 @@ class MainWindow(QMainWindow):
     def _on_ready(self, info: PipelineInfo) -> None:
         self.info = info
         self.provider_label.setText(f"provider: {short_provider(info.provider)}")
+        why = f" — {info.cpu_reason}" if info.cpu_reason and "CPU" in info.provider else ""
+        self.provider_label.setToolTip(
+            f"The onnxruntime execution provider really in use: {info.provider}{why}"
+        )
         self.model_label.setText(f"model: {info.default.name} {info.default.version}")
         self.welcome.show_model(info.default, info.sounds, info.layouts and self.settings.imagine_layout)
         self.statusBar().showMessage("Models ready", 3000)

@@ -98,6 +98,7 @@ class PipelineInfo:
     default: object | None = None  # ModelInfo
     sounds: list = field(default_factory=list)  # (display name, implied scene) the sound encoder knows
     layouts: bool = False  # a layout prior can imagine layouts for the default generator
+    cpu_reason: str = ""  # why the CPU runs the models ("no NVIDIA GPU found"), for the status bar
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -234,6 +235,7 @@ class InferenceWorker(QObject):
                 default=default,
                 sounds=_sounds(pipe),
                 layouts=pipe.registry.layout_prior_for(default) is not None,
+                cpu_reason=pipe.engine.cpu_reason,
             )
         )
         self._forward_notices(pipe)

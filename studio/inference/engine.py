@@ -70,10 +70,17 @@ class Engine:
         self._sessions: dict[Path, ort.InferenceSession] = {}
         self._notices: list[str] = []
         self._cuda_ok = device != "cpu"
+        self.cpu_reason = "the CPU was chosen in Settings" if device == "cpu" else ""
         if self._cuda_ok and CUDA not in ort.get_available_providers():
             self._cuda_ok = False
+            self.cpu_reason = "this onnxruntime has no CUDA support"
             if device == "cuda":
-                self._notice("CUDA not available (this onnxruntime has no CUDA support); running on CPU")
+                self._notice(f"CUDA not available ({self.cpu_reason}); running on CPU")
+        elif device == "auto" and not _nvidia_gpu_present():
+            # nothing to tell on a machine without an NVIDIA GPU: the status bar says "CPU"
+            self._cuda_ok = False
+            self.cpu_reason = "no NVIDIA GPU found"
+            log.info("%s; running on CPU", self.cpu_reason)
         elif self._cuda_ok and (problem := _cuda_library_problem()):
             self._cuda_failed(problem)
         self.provider = CUDA if self._cuda_ok else CPU
@@ -149,6 +156,7 @@ class Engine:
     def _cuda_failed(self, reason: str) -> None:
         self._cuda_ok = False
         self.provider = CPU
+        self.cpu_reason = reason
         self._notice(f"CUDA not available ({reason}); running on CPU")
 
     def _build(self, path: Path, providers: list[str | tuple[str, dict[str, str]]]) -> ort.InferenceSession:
@@ -169,6 +177,14 @@ class Engine:
             raise ModelError(f"{path.name}: warm-up run failed: {_first_line(exc)}") from exc
         log.info("session for %s on %s", path.name, session.get_providers()[0])
         return session
+
+
+def _nvidia_gpu_present() -> bool:
+    """An NVIDIA driver is loaded (Linux), so a missing CUDA library is worth a notice. Elsewhere
+    we cannot tell cheaply and assume there may be one."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
 
 
 def _cuda_library_problem() -> str | None:

@@ -39,6 +39,16 @@ def test_auto_device_works_and_says_what_it_uses(models_dir: Path) -> None:
     assert engine.provider in engine.session(models_dir / "tiny-up.onnx").get_providers()
 
 
+def test_auto_on_a_machine_without_an_nvidia_gpu_says_why_quietly() -> None:
+    """No toast on every start of a GPU-less machine; the reason is kept for the status bar."""
+    if Path("/proc/driver/nvidia/version").exists():
+        pytest.skip("this machine has an NVIDIA driver")
+    engine = Engine("auto")
+    assert engine.provider == CPU and engine.cpu_reason == "no NVIDIA GPU found"
+    assert engine.drain_notices() == []
+    assert Engine("cpu").cpu_reason == "the CPU was chosen in Settings"
+
+
 def test_bad_device_name() -> None:
     with pytest.raises(ModelError, match="device must be one of auto, cpu, cuda"):
         Engine("tpu")

@@ -288,3 +288,11 @@ def test_every_control_has_a_tooltip(window: MainWindow) -> None:
     ]
     assert controls
     assert [w for w in controls if not w.toolTip()] == []
+
+
+def test_status_bar_says_why_the_cpu_runs(window: MainWindow) -> None:
+    """No toast on a machine without an NVIDIA GPU, but the provider's tooltip gives the reason."""
+    if Path("/proc/driver/nvidia/version").exists():
+        pytest.skip("this machine has an NVIDIA driver")
+    assert window.provider_label.text() == "provider: CPU"
+    assert "no NVIDIA GPU found" in window.provider_label.toolTip()
