@@ -137,6 +137,27 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_export)
 
 
+def add_fp16(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fp16", help="write an fp16 twin of an exported model for GPUs (if parity holds)")
+    p.add_argument("manifest", type=Path, help="e.g. exported_models/landscape64.json")
+    p.set_defaults(run=run_fp16)
+
+
+def run_fp16(args: argparse.Namespace) -> int:
+    try:
+        from studio.export.fp16 import Fp16Error, add_fp16_twin
+    except ImportError as exc:
+        raise CommandError(f"fp16 export needs the train extra: pip install -e '.[train]' ({exc})") from None
+    if not args.manifest.is_file():
+        raise CommandError(f"no manifest at {args.manifest}")
+    try:
+        entry = add_fp16_twin(args.manifest)
+    except Fp16Error as exc:
+        raise CommandError(str(exc)) from exc
+    print(json.dumps(entry))
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     _require_torch()
     from studio.export.onnx_export import export_checkpoint

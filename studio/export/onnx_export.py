@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from studio.export.fp16 import Fp16Error, add_fp16_twin
 from studio.hashing import sha256_file
 from studio.inference.segmenter import confusion, scores, to_input
 from studio.training.config import TrainConfig
@@ -105,6 +106,11 @@ def export_checkpoint(
     manifest = make_manifest(out.name, cfg, state, onnx_path, max_diff, metrics or {}, license_)
     out.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")
     log.info("exported %s (parity max abs diff %.2e)", onnx_path, max_diff)
+    if cfg.kind in ("generator", "upscaler"):  # the heavy ones: an fp16 twin for GPUs
+        try:
+            manifest["fp16"] = add_fp16_twin(out.with_suffix(".json"))
+        except Fp16Error as exc:
+            log.warning("no fp16 twin: %s", exc)
     return manifest
 
 

@@ -68,6 +68,7 @@ class Engine:
         self.device = device
         self._lock = threading.Lock()
         self._sessions: dict[Path, ort.InferenceSession] = {}
+        self._gpu_twins: dict[Path, Path] = {}  # fp32 model → its fp16 file, used on CUDA only
         self._notices: list[str] = []
         self._cuda_ok = device != "cpu"
         self.cpu_reason = "the CPU was chosen in Settings" if device == "cpu" else ""
@@ -84,6 +85,11 @@ class Engine:
         elif self._cuda_ok and (problem := _cuda_library_problem()):
             self._cuda_failed(problem)
         self.provider = CUDA if self._cuda_ok else CPU
+
+    def use_fp16_on_gpu(self, path: Path | str, twin: Path | str) -> None:
+        """Run `twin` (same inputs and outputs in fp16) whenever `path` gets a CUDA session; the CPU
+        (also after a GPU failure) keeps the fp32 file."""
+        self._gpu_twins[Path(path).resolve()] = Path(twin).resolve()
 
     @property
     def notices(self) -> list[str]:
@@ -139,7 +145,7 @@ class Engine:
             raise ModelError(f"model file {path} is missing")
         if self._cuda_ok:
             try:
-                session = self._build(path, [(CUDA, _CUDA_OPTIONS), CPU])
+                session = self._build(self._gpu_twins.get(path, path), [(CUDA, _CUDA_OPTIONS), CPU])
             except ModelError:
                 raise
             except Exception as exc:

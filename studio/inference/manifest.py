@@ -72,6 +72,8 @@ class ModelInfo:
     license: str = ""
     description: str = ""
     allow_custom_ops: bool = False
+    fp16_path: Path | None = None  # a half-precision twin for GPUs (same inputs/outputs), if shipped
+    fp16_sha256: str = ""
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def input(self, name: str) -> TensorSpec | None:
@@ -266,8 +268,26 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
         description=c.get("description", str, required=False, default=""),
         allow_custom_ops=allow_custom,
         manifest=data,
+        **_fp16_fields(c, path),
         **extra,
     )
+
+
+FP16_SUFFIX = ".fp16.onnx"
+
+
+def _fp16_fields(c: _Checker, path: Path) -> dict:
+    """Optional `fp16`: {"file": "NAME.fp16.onnx", "sha256": …, "parity_max_abs_diff": …}: the
+    engine runs this file instead when the model runs on CUDA (studio.export.fp16)."""
+    entry = c.get("fp16", dict, required=False)
+    if entry is None:
+        return {}
+    name, sha = entry.get("file"), entry.get("sha256")
+    if not isinstance(name, str) or name != path.stem + FP16_SUFFIX:
+        raise c.fail("fp16.file", f"must be {path.stem + FP16_SUFFIX!r} (beside the manifest), not {name!r}")
+    if not isinstance(sha, str) or not _SHA_RE.match(sha):
+        raise c.fail("fp16.sha256", "must be 64 hexadecimal characters")
+    return {"fp16_path": path.with_name(name), "fp16_sha256": sha}
 
 
 def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> dict:

@@ -67,6 +67,9 @@ class Pipeline:
     def __init__(self, registry: ModelRegistry | None = None, device: str = "auto") -> None:
         self.registry = registry if registry is not None else ModelRegistry()
         self.engine = Engine(device)
+        for info in self.registry.models():
+            if info.fp16_path is not None:
+                self.engine.use_fp16_on_gpu(info.path, info.fp16_path)
         self.last_ms_per_image = 0.0
         self._encoders: dict[Path, tuple[object, TextEncoder]] = {}
         self._sound_embeddings: dict[tuple[Path, str], np.ndarray] = {}

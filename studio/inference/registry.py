@@ -6,6 +6,7 @@ user can act on, and every other model stays usable.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 from studio import paths
 from studio.hashing import sha256_file
 from studio.inference.manifest import (
+    FP16_SUFFIX,
     KINDS,
     ModelError,
     ModelInfo,
@@ -126,6 +128,21 @@ def load_model(manifest_path: Path) -> ModelInfo:
             "(the file is damaged or was changed after export; re-export or fix the manifest)"
         )
     _check_graph(info)
+    return _checked_fp16(info)
+
+
+def _checked_fp16(info: ModelInfo) -> ModelInfo:
+    """A missing or changed fp16 twin is dropped (the fp32 model still works), with a log line."""
+    if info.fp16_path is None:
+        return info
+    problem = ""
+    if not info.fp16_path.is_file():
+        problem = "is missing"
+    elif sha256_file(info.fp16_path) != info.fp16_sha256:
+        problem = "does not match its sha256"
+    if problem:
+        log.warning("%s %s; %s runs in fp32 on every device", info.fp16_path.name, problem, info.name)
+        return dataclasses.replace(info, fp16_path=None, fp16_sha256="")
     return info
 
 
@@ -170,6 +187,9 @@ class ModelRegistry:
             elif self._looks_like_manifest(path):
                 manifests.append(path)  # load_model reports the missing .onnx
         for onnx_path in sorted(folder.glob("*.onnx")):
+            twin_of = folder / (onnx_path.name.removesuffix(FP16_SUFFIX) + ".json")
+            if onnx_path.name.endswith(FP16_SUFFIX) and twin_of.is_file():
+                continue  # an fp16 twin, named in that manifest
             if not onnx_path.with_suffix(".json").is_file():
                 self._problem(onnx_path, f"{onnx_path.name} has no manifest {onnx_path.stem}.json beside it")
         return manifests
