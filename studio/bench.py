@@ -39,8 +39,16 @@ def _median_ms(run: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def bench(pipe: Pipeline, repeat: int = 10, size: int = 128, compute: bool = True) -> dict:
-    """Per generator: ms/image at batch 1 and 8 (full quality) and live paint/sound frames/s."""
+def bench(
+    pipe: Pipeline,
+    repeat: int = 10,
+    size: int = 128,
+    compute: bool = True,
+    sizes: tuple[int, ...] = (),
+    batches: tuple[int, ...] = (1, 8),
+) -> dict:
+    """Per generator: ms/image at each batch (full quality) at `size` and any extra `sizes` (the
+    GPU proof asks for 128/256/512 px at batch 1 and 64), and live paint/sound frames/s."""
     cold = time.perf_counter()
     info = pipe.default_generator()
     pipe.warm_up(info.name)
@@ -54,13 +62,15 @@ def bench(pipe: Pipeline, repeat: int = 10, size: int = 128, compute: bool = Tru
     }
     for gen in pipe.generators():
         row: dict = {}
-        for batch in (1, 8):
-            recipes = pipe.recipes_for(
-                "a misty lake under snowy mountains", count=batch, model=gen.name, size=size
-            )
-            row[f"ms_per_image_batch{batch}"] = round(
-                _median_ms(lambda r=recipes: pipe.render(r), repeat) / batch, 2
-            )
+        for px in dict.fromkeys((size, *sizes)):
+            tag = "" if px == size else f"_{px}px"
+            for batch in batches:
+                recipes = pipe.recipes_for(
+                    "a misty lake under snowy mountains", count=batch, model=gen.name, size=px
+                )
+                row[f"ms_per_image{tag}_batch{batch}"] = round(
+                    _median_ms(lambda r=recipes: pipe.render(r), repeat) / batch, 2
+                )
         row.update(_live(pipe, gen.name, repeat, size))
         result["models"][gen.name] = row
     if compute:

@@ -12,6 +12,12 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument("--repeat", type=int, default=10, help="timed runs per figure (median; default 10)")
     p.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
+    p.add_argument(
+        "--sizes", type=_ints, default=(), help="more sizes to time, e.g. 256,512 (GPU proof: 128,256,512)"
+    )
+    p.add_argument(
+        "--batches", type=_ints, default=(1, 8), help="batch sizes to time (default 1,8; GPU: 1,64)"
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="compute device")
     p.add_argument(
         "--project-nodes", type=int, default=10_000, help="nodes of the generated project (0: skip)"
@@ -30,12 +36,29 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_bench)
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
 def run_bench(args: argparse.Namespace) -> int:
     from studio.bench import bench, bench_project_open, bench_ui, format_bench
     from studio.inference.pipeline import Pipeline
 
     pipe = Pipeline(device=args.device)
-    result = bench(pipe, repeat=max(1, args.repeat), size=args.size, compute=not args.no_compute)
+    result = bench(
+        pipe,
+        repeat=max(1, args.repeat),
+        size=args.size,
+        compute=not args.no_compute,
+        sizes=args.sizes,
+        batches=args.batches,
+    )
     if args.project_nodes > 0:
         result["project_open"] = bench_project_open(args.project_nodes)
     if args.ui:
