@@ -149,10 +149,10 @@ class PaintController(QObject):
         if project.readonly or project.closed:
             return
         try:
-            project.meta_set(META_SKETCH, project.assets.put(self.canvas.sketch_png(), "png"))
+            sketch = project.assets.put(self.canvas.sketch_png(), "png")
             mask = project.assets.put(self.canvas.mask_png(), "png") if self.canvas.has_mask() else ""
-            project.meta_set(META_MASK, mask)
-            project.meta_set(META_TOKEN, self.canvas.token)
+            # one transaction: a crash never pairs a new sketch with the token of older strokes
+            project.meta_set_many({META_SKETCH: sketch, META_MASK: mask, META_TOKEN: self.canvas.token})
         except ProjectError as exc:  # e.g. the disk is full: painting goes on, the artist is told
             self.window.notify(f"The painting could not be saved: {exc}")
 

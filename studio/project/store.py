@@ -445,19 +445,26 @@ class Project:
 
     def meta_set(self, key: str, value: Any) -> None:
         """Save a small JSON value (current node, panel layout, undo stack) with the project."""
+        self.meta_set_many({key: value})
+
+    def meta_set_many(self, values: dict[str, Any]) -> None:
+        """Save several values in one transaction: after a crash either all are new or none."""
         self._check_writable()
-        if not isinstance(key, str) or not key or len(key) > MAX_META_KEY_CHARS:
-            raise ProjectError(
-                f"a meta key must be a non-empty string of up to {MAX_META_KEY_CHARS} characters"
-            )
-        try:
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ProjectError(f"the value for {key!r} cannot be saved as JSON: {exc}") from exc
-        ensure_writable_text(text, f"the value for {key!r}")
-        ensure_writable_text(key, "the meta key")
+        statements = []
+        for key, value in values.items():
+            if not isinstance(key, str) or not key or len(key) > MAX_META_KEY_CHARS:
+                raise ProjectError(
+                    f"a meta key must be a non-empty string of up to {MAX_META_KEY_CHARS} characters"
+                )
+            try:
+                text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ProjectError(f"the value for {key!r} cannot be saved as JSON: {exc}") from exc
+            ensure_writable_text(text, f"the value for {key!r}")
+            ensure_writable_text(key, "the meta key")
+            statements.append(("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, text)))
         with self._mutex:
-            self._execute_write([("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, text))])
+            self._execute_write(statements)
 
     # ---------------------------------------------------------------- internals
     def _require_conn(self) -> sqlite3.Connection:

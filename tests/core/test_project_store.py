@@ -322,3 +322,13 @@ def test_ten_thousand_nodes_load(tmp_path: Path) -> None:
         assert len(project.children(root.id)) == 1000
         assert project.node("n000000000004321").recipe.prompt == "step 4321"
         assert len(project.roots()) == 1
+
+
+def test_several_meta_values_are_saved_together_or_not_at_all(tmp_path: Path) -> None:
+    with Project.open(tmp_path / "p") as project:
+        project.meta_set_many({"paint.sketch": "a" * 64, "paint.canvas": "t1"})
+        with pytest.raises(ProjectError, match="cannot be saved as JSON"):
+            project.meta_set_many({"paint.sketch": "b" * 64, "paint.canvas": float("nan")})
+        assert (project.meta_get("paint.sketch"), project.meta_get("paint.canvas")) == ("a" * 64, "t1")
+    with Project.open(tmp_path / "p") as again:
+        assert again.meta_get("paint.canvas") == "t1"
