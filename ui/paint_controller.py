@@ -20,6 +20,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QPushButton
 
+from studio.inference.layout import forget_layout
 from studio.project.store import Node, NodeNotFoundError, ProjectError
 from studio.recipe import Recipe
 from ui.canvas import SemanticCanvas
@@ -162,7 +163,10 @@ class PaintController(QObject):
         a blank canvas already renders live."""
         prompt = self.window.prompt_panel.text()
         if self.base is not None:
-            return self.base.recipe.replace(prompt=prompt, sketch=sketch_sha)
+            recipe = self.base.recipe
+            if sketch_sha != recipe.sketch:  # painted over: no longer the imagined layout
+                recipe = forget_layout(recipe, sketch_sha)
+            return recipe.replace(prompt=prompt)
         info = self.window.info.default if self.window.info is not None else None
         if info is None:
             return None

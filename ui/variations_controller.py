@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from studio.inference.layout import forget_layout, is_imagined
 from studio.project.store import Node, NodeNotFoundError
 from studio.recipe import Recipe
 from studio.variations import (
@@ -126,19 +127,30 @@ class VariationsController(QObject):
         if self._seed_base != node.id or self._seed_recipe is None:
             self._seed_base, self._seed_recipe = node.id, node.recipe
         recipe = node.recipe.replace(seed=self._seed_recipe.seed + int(delta), latent=None)
+        if self._imagine(node.recipe):  # another seed, another layout: as Generate would pick
+            recipe = forget_layout(recipe)
         self._seed_recipe = recipe
         self.panel.set_seed(recipe.seed)
         self._seed_stamp = self.window.worker.submit(
-            RenderRequest(recipes=(recipe,), commit=False, lane="seeds")
+            RenderRequest(recipes=(recipe,), commit=False, lane="seeds", imagine_layout=self._imagine(recipe))
         )
         return self._seed_stamp
+
+    def _imagine(self, recipe: Recipe) -> bool:
+        return self.window.settings.imagine_layout and (is_imagined(recipe) or recipe.sketch is None)
 
     def keep_seed(self) -> int:
         if self._seed_recipe is None or not self._seed_base:
             self.window.notify("Browse to a seed with ◀ or ▶ first.")
             return 0
+        recipe = self._seed_recipe
         return self.window.submit_commit(
-            RenderRequest(kind="seed", recipes=(self._seed_recipe,), parents=(self._seed_base,))
+            RenderRequest(
+                kind="seed",
+                recipes=(recipe,),
+                parents=(self._seed_base,),
+                imagine_layout=self._imagine(recipe),
+            )
         )
 
     # --- interpolation --------------------------------------------------------------------------

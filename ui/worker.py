@@ -252,7 +252,7 @@ class InferenceWorker(QObject):
         )
         if request.sketch is not None:
             recipes = [r.replace(sketch=request.sketch) for r in recipes]
-        elif request.imagine_layout and not request.recipes and request.commit:
+        elif request.imagine_layout:  # recipes with a sketch or an explicit embedding are left as they are
             recipes = pipe.imagine_layouts(recipes, lambda png: project.assets.put(png, "png"))
         if request.live_sound is not None:
             info = pipe.registry.get(recipes[0].model)

@@ -12,7 +12,21 @@ import io
 import numpy as np
 from PIL import Image
 
+from studio.recipe import Recipe
+
 LAYOUT_SALT = 0x1A70  # keeps the layout choice independent of the seed's latent
+LAYOUT_KEY = "layout"  # recipe.extra: "NAME VERSION #INDEX" of the imagined layout in `sketch`
+
+
+def is_imagined(recipe: Recipe) -> bool:
+    """The recipe's sketch is a layout the prior imagined for it (not one the artist painted)."""
+    return LAYOUT_KEY in recipe.extra
+
+
+def forget_layout(recipe: Recipe, sketch: str | None = None) -> Recipe:
+    """The recipe with another sketch (None: imagine again), no longer marked as imagined."""
+    extra = {k: v for k, v in recipe.extra.items() if k != LAYOUT_KEY}
+    return recipe.replace(sketch=sketch, extra=extra)
 
 
 def index_png(indices: np.ndarray) -> bytes:

@@ -22,7 +22,7 @@ from studio.audio.io import AudioError, read_audio
 from studio.inference.audio_encoder import AudioEncoder, blend_toward
 from studio.inference.compose import MaskError, composite, read_mask
 from studio.inference.engine import Engine
-from studio.inference.layout import index_png, pick_layouts
+from studio.inference.layout import LAYOUT_KEY, index_png, pick_layouts
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.registry import ModelRegistry
 from studio.inference.text_encoder import TextEncoder, TextEncoderError
@@ -189,7 +189,7 @@ class Pipeline:
             )
             for i, index in zip(indices, chosen, strict=True):
                 sketch = put(index_png(result["layouts"][index]))
-                extra = {**out[i].extra, "layout": f"{prior.name} {prior.version} #{index}"}
+                extra = {**out[i].extra, LAYOUT_KEY: f"{prior.name} {prior.version} #{index}"}
                 out[i] = out[i].replace(sketch=sketch, extra=extra)
         return out
 
@@ -333,7 +333,7 @@ class Pipeline:
     def _imagined_layout(self, recipe: Recipe) -> bytes | None:
         """An imagined layout is its prior's scene number: a PNG that travelled without its project
         (e.g. `studio generate` without --project, then imported) still re-renders exactly."""
-        name, _, rest = str(recipe.extra.get("layout", "")).partition(" ")
+        name, _, rest = str(recipe.extra.get(LAYOUT_KEY, "")).partition(" ")
         version, _, number = rest.partition(" #")
         try:
             prior = self.registry.get(name)

@@ -64,3 +64,37 @@ def test_the_setting_turns_it_off(qtbot, monkeypatch, layout_models, project_dir
     ids = generate(qtbot, win, "snowy mountains over a lake", seed=1)
     assert all(win.project.node(i).recipe.sketch is None for i in ids)
     win.close()
+
+
+def test_seed_browser_picks_the_layout_generate_would(qtbot, monkeypatch, layout_models, project_dir) -> None:
+    from ui.variations_controller import VariationsController
+
+    win = _window(qtbot, monkeypatch, layout_models, project_dir)
+    ids = generate(qtbot, win, "snowy mountains over a lake", seed=1)  # seeds 1 and 2
+    controller = VariationsController(win)
+    win.select_node(ids[0])
+    with qtbot.waitSignal(win.worker.preview, timeout=RENDER_MS):
+        controller.step_seed(1)
+    with qtbot.waitSignal(win.batch_shown, timeout=RENDER_MS) as blocker:
+        controller.keep_seed()
+    kept, twin = win.project.node(blocker.args[0][0]).recipe, win.project.node(ids[1]).recipe
+    assert kept.seed == twin.seed == 2
+    assert (kept.sketch, kept.extra["layout"]) == (twin.sketch, twin.extra["layout"])
+    win.close()
+
+
+def test_painting_over_a_layout_makes_it_the_artists(qtbot, monkeypatch, layout_models, project_dir) -> None:
+    win = _window(qtbot, monkeypatch, layout_models, project_dir)
+    ids = generate(qtbot, win, "a calm lake", seed=3)
+    win.select_node(ids[0])
+    win.show_paint()
+    canvas = win.paint.canvas
+    qtbot.waitUntil(lambda: canvas.sketch().any(), timeout=RENDER_MS)
+    sketch = canvas.sketch()
+    sketch[:20] = 1  # sky over the top rows, as a stroke would
+    canvas.set_sketch(sketch)
+    with qtbot.waitSignal(win.batch_shown, timeout=RENDER_MS) as blocker:
+        win.paint.keep()
+    painted = win.project.node(blocker.args[0][0]).recipe
+    assert painted.sketch != win.project.node(ids[0]).recipe.sketch and "layout" not in painted.extra
+    win.close()
