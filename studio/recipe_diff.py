@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from studio.inference.layout import LAYOUT_KEY
 from studio.recipe import Recipe
 
 SHORT_TEXT = 32
@@ -69,6 +70,18 @@ def _asset(field: str, before: str | None, after: str | None, word: str) -> Chan
     return Change(field, before, after, summary)
 
 
+def _layout(a: Recipe, b: Recipe) -> Change:
+    """A sketch change that involves an imagined layout reads as a layout change."""
+    before, after = a.extra.get(LAYOUT_KEY), b.extra.get(LAYOUT_KEY)
+    if after is None:
+        summary = "sketch painted" if b.sketch is not None else "layout removed"
+    elif before is None:
+        summary = "layout " + str(after).rpartition(" ")[2]
+    else:
+        summary = f"layout {str(before).rpartition(' ')[2]} → {str(after).rpartition(' ')[2]}"
+    return Change("sketch", a.sketch, b.sketch, summary)
+
+
 def _latent(before: tuple[float, ...] | None, after: tuple[float, ...] | None) -> Change:
     if before is None:
         summary = "custom latent"
@@ -121,8 +134,9 @@ def diff_recipes(a: Recipe, b: Recipe) -> list[Change]:
         changes.append(_latent(a.latent, b.latent))
     if a.size != b.size:
         changes.append(Change("size", a.size, b.size, f"size {a.size} → {b.size}px"))
+    imagined = LAYOUT_KEY in a.extra or LAYOUT_KEY in b.extra
     if a.sketch != b.sketch:
-        changes.append(_asset("sketch", a.sketch, b.sketch, "sketch"))
+        changes.append(_layout(a, b) if imagined else _asset("sketch", a.sketch, b.sketch, "sketch"))
     if a.mask != b.mask:
         changes.append(_asset("mask", a.mask, b.mask, "mask"))
     if a.sound != b.sound:
@@ -138,6 +152,8 @@ def diff_recipes(a: Recipe, b: Recipe) -> list[Change]:
         )
     for key in sorted(set(a.extra) | set(b.extra)):
         before, after = a.extra.get(key), b.extra.get(key)
+        if key == LAYOUT_KEY and a.sketch != b.sketch:
+            continue  # already said by the sketch's change
         if before != after:
             changes.append(_extra(key, before, after))
     if a.version != b.version:

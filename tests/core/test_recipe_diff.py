@@ -98,3 +98,14 @@ def test_long_prompts_and_asset_ids_are_shortened() -> None:
 def test_bad_input_is_refused_clearly() -> None:
     with pytest.raises(TypeError, match="two Recipes"):
         diff_recipes(BASE, {"seed": 3})  # type: ignore[arg-type]
+
+
+def test_imagined_layouts_read_as_layout_changes() -> None:
+    imagined = Recipe("m", "1", seed=1, prompt="x", sketch="a" * 64, extra={"layout": "prior 1 #3"})
+    other = imagined.replace(seed=2, sketch="b" * 64, extra={"layout": "prior 1 #9"})
+    painted = imagined.replace(sketch="c" * 64, extra={})
+    plain = Recipe("m", "1", seed=1, prompt="x")
+    assert change_label(diff_recipes(imagined, other)) == "seed 1 → 2 · layout #3 → #9"
+    assert change_label(diff_recipes(imagined, painted)) == "sketch painted"
+    assert change_label(diff_recipes(plain, imagined)) == "layout #3"
+    assert change_label(diff_recipes(imagined, plain)) == "layout removed"
