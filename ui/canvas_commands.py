@@ -96,7 +96,9 @@ class PatchCommand(Replayable):
         """Rebuild a saved stroke; ValueError when the record or its arrays do not fit together."""
         layer, box = str(record["layer"]), tuple(int(v) for v in record["box"])
         before, after = npy_array(load(record["before"])), npy_array(load(record["after"]))
-        y0, y1, x0, x1 = box if len(box) == 4 else (0, -1, 0, -1)
+        if len(box) != 4:
+            raise ValueError(f"a saved {layer} stroke has no box (y0, y1, x0, x1): {box}")
+        y0, y1, x0, x1 = box
         if layer not in ("sketch", "mask") or not before.shape == after.shape == (y1 - y0, x1 - x0):
             raise ValueError(f"a saved {layer} stroke does not fit its box {box}")
         text = str(record.get("text", "Paint"))

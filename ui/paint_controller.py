@@ -112,7 +112,7 @@ class PaintController(QObject):
         self._segment_stamp = 0  # a segmentation asked for before the restore must not overwrite it
         self.base = base
         self.canvas.set_image(self.window.image_for(base) if base is not None else None)
-        self._clean = base.recipe.sketch or "" if base is not None else ""
+        self._clean = (base.recipe.sketch or "") if base is not None else ""
         blank = np.zeros((self.canvas.canvas_size, self.canvas.canvas_size), np.uint8)
         self.canvas.set_sketch(blank)  # nothing of another project's painting stays on the canvas
         self.canvas.set_mask(blank)

@@ -16,7 +16,7 @@ import onnxruntime as ort
 import torch
 
 from studio.eval.retrieval import encoder_metrics
-from studio.export.onnx_export import EMBEDDING_SPACE, OPSET, parity, tensor_spec
+from studio.export.onnx_export import EMBEDDING_SPACE, parity, tensor_spec, write_onnx
 from studio.hashing import sha256_file
 from studio.inference.image_encoder import ImageEncoder as OnnxImageEncoder
 from studio.inference.manifest import parse_manifest
@@ -43,18 +43,8 @@ def export_image_encoder(
     net.load_state_dict(state["net"])
     net.eval()
     example = torch.rand(2, 3, cfg.resolution, cfg.resolution) * 2 - 1
-    onnx_path = out.with_suffix(".onnx")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        net,
-        (example,),
-        str(onnx_path),
-        input_names=["image"],
-        output_names=["embedding", "features"],
-        dynamic_axes={"image": {0: "N"}, "embedding": {0: "N"}, "features": {0: "N"}},
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    dynamic = {"image": {0: "N"}, "embedding": {0: "N"}, "features": {0: "N"}}
+    onnx_path = write_onnx(net, (example,), out, ["image"], ["embedding", "features"], dynamic)
     max_diff = parity(_EmbeddingOnly(net), (example,), ["image"], onnx_path)
     manifest = {
         "name": out.name,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.hashing import sha256_file
-from studio.world.classes import LABEL_CLASSES
+from studio.world.classes import class_entries
 from studio.world.scene import render_scenes
 
 OPSET = 17
@@ -169,10 +169,7 @@ def build_layout_prior(cfg: LayoutConfig, out_dir: Path, pipe) -> dict:
             "picks a layout for text-only prompts among the scenes whose captions mean the same."
         ),
         "pick": {"margin": cfg.margin, "max_candidates": cfg.max_candidates},
-        "label_classes": [
-            {"index": c.index, "name": c.name, "display": c.display, "color": list(c.color)}
-            for c in LABEL_CLASSES
-        ],
+        "label_classes": class_entries(),
         "inputs": [
             {
                 "name": "text",

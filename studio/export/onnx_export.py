@@ -22,7 +22,7 @@ from studio.training.config import TrainConfig
 from studio.training.loop import load_checkpoint
 from studio.training.nets import TEXT_DIM, Generator, Upscaler
 from studio.training.segmenter import SegmenterNet
-from studio.world.classes import LABEL_CLASSES, NUM_CLASSES
+from studio.world.classes import LABEL_CLASSES, NUM_CLASSES, class_entries
 from studio.world.scene import render_scenes
 
 log = logging.getLogger(__name__)
@@ -78,20 +78,8 @@ def export_checkpoint(
     A segmenter is also scored on `heldout` eval-split renders it never saw."""
     state = load_checkpoint(checkpoint)
     net, cfg, inputs, names = build_model(state)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx_path = out.with_suffix(".onnx")
     output = OUTPUT_NAMES[cfg.kind]  # ONNX names must differ from inputs
-    dynamic = {n: {0: "N"} for n in [*names, output]}
-    torch.onnx.export(
-        net,
-        inputs,
-        str(onnx_path),
-        input_names=names,
-        output_names=[output],
-        dynamic_axes=dynamic,
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    onnx_path = write_onnx(net, inputs, out, names, [output], {n: {0: "N"} for n in [*names, output]})
     max_diff = parity(net, inputs, names, onnx_path)
     if cfg.kind == "segmenter":
         metrics = {
@@ -112,6 +100,30 @@ def export_checkpoint(
         except Fp16Error as exc:
             log.warning("no fp16 twin: %s", exc)
     return manifest
+
+
+def write_onnx(
+    net: torch.nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    out: Path,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict[str, dict[int, str]],
+) -> Path:
+    """OUT.onnx traced from `net` (TorchScript exporter, our opset), self-contained; returns its path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx_path = out.with_suffix(".onnx")
+    torch.onnx.export(
+        net,
+        inputs,
+        str(onnx_path),
+        input_names=input_names,
+        output_names=output_names,
+        dynamic_axes=dynamic_axes,
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    return onnx_path
 
 
 def parity(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], names: list[str], path: Path) -> float:
@@ -239,10 +251,7 @@ def make_manifest(
         "metrics": {"onnx_parity_max_abs_diff": max_diff, **metrics},
     }
     r = cfg.resolution
-    label_classes = [
-        {"index": c.index, "name": c.name, "display": c.display, "color": list(c.color)}
-        for c in LABEL_CLASSES
-    ]
+    label_classes = class_entries()
     if cfg.kind == "segmenter":
         return {k: v for k, v in common.items() if k != "embedding_space"} | {
             "description": "Image → label map (small U-Net): sketches from pictures; sketch fidelity.",

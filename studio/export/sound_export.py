@@ -17,7 +17,7 @@ import torch
 from studio.audio import mel
 from studio.audio.io import SAMPLE_RATE
 from studio.eval.sound import listen_labels, sound_metrics
-from studio.export.onnx_export import EMBEDDING_SPACE, OPSET, parity, tensor_spec
+from studio.export.onnx_export import EMBEDDING_SPACE, parity, tensor_spec, write_onnx
 from studio.hashing import sha256_file
 from studio.inference.audio_encoder import clip_windows
 from studio.training.audio_features import log_mel_torch
@@ -34,18 +34,8 @@ def export_sound_encoder(
     net.eval()
     window = int(cfg.window_seconds * SAMPLE_RATE)
     features = log_mel_torch(torch.randn(2, window) * 0.1)
-    onnx_path = out.with_suffix(".onnx")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        net,
-        (features,),
-        str(onnx_path),
-        input_names=["mel"],
-        output_names=["embedding"],
-        dynamic_axes={"mel": {0: "N", 2: "T"}, "embedding": {0: "N"}},
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    dynamic = {"mel": {0: "N", 2: "T"}, "embedding": {0: "N"}}
+    onnx_path = write_onnx(net, (features,), out, ["mel"], ["embedding"], dynamic)
     max_diff = parity(net, (features,), ["mel"], onnx_path)
 
     def embed_sound(samples: np.ndarray) -> np.ndarray:

@@ -38,3 +38,11 @@ CLASS_INDEX: dict[str, int] = {c.name: c.index for c in LABEL_CLASSES}
 def palette() -> list[tuple[int, int, int]]:
     """Colours by index, for turning a label map into a picture."""
     return [c.color for c in LABEL_CLASSES]
+
+
+def class_entries() -> list[dict]:
+    """The classes as manifests list them (`label_classes`: index, name, display name, colour)."""
+    return [
+        {"index": c.index, "name": c.name, "display": c.display, "color": list(c.color)}
+        for c in LABEL_CLASSES
+    ]

@@ -19,6 +19,15 @@ from ui.main_window import MainWindow
 from ui.settings import Settings
 
 
+def _open(qtbot, project_dir: Path) -> MainWindow:
+    """A window on the project, its models loaded (restart tests open the same project twice)."""
+    win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
+        win.show()
+    return win
+
+
 def _stroke(qtbot, canvas, start: tuple[float, float], end: tuple[float, float]) -> None:
     """Drag the mouse over the canvas from one canvas-space point to another."""
     p0 = _widget_point(canvas, start)
@@ -107,10 +116,7 @@ def test_sketch_from_image_uses_the_segmenter(qtbot, painting: MainWindow) -> No
 
 
 def test_painting_survives_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
-    win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
-        win.show()
+    win = _open(qtbot, project_dir)
     ids = generate(qtbot, win, "snowy peaks", seed=1)
     win.select_node(ids[0])
     win.show_paint()
@@ -120,10 +126,7 @@ def test_painting_survives_a_restart(qtbot, studio_env: Path, project_dir: Path)
     _stroke(qtbot, canvas, (30, 30), (220, 30))
     painted = canvas.sketch()
     win.close()  # no keep: the stroke end already saved the sketch
-    again = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
-    qtbot.addWidget(again)
-    with qtbot.waitSignal(again.models_ready, timeout=LOAD_MS):
-        again.show()
+    again = _open(qtbot, project_dir)
     qtbot.waitUntil(lambda: again.paint.base is not None, timeout=5000)
     assert again.paint.base.id == ids[0]
     assert np.array_equal(again.paint.canvas.sketch(), painted)
@@ -131,14 +134,7 @@ def test_painting_survives_a_restart(qtbot, studio_env: Path, project_dir: Path)
 
 
 def test_paint_strokes_undo_across_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
-    def open_window() -> MainWindow:
-        win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
-        qtbot.addWidget(win)
-        with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
-            win.show()
-        return win
-
-    win = open_window()
+    win = _open(qtbot, project_dir)
     ids = generate(qtbot, win, "a lake", seed=2)
     win.select_node(ids[0])
     win.show_paint()
@@ -160,7 +156,7 @@ def test_paint_strokes_undo_across_a_restart(qtbot, studio_env: Path, project_di
     assert np.array_equal(canvas.sketch(), first)
     win.close()
 
-    again = open_window()
+    again = _open(qtbot, project_dir)
     canvas = again.paint.canvas
     stack = again.undo_stack
     assert np.array_equal(canvas.sketch(), first) and np.allclose(canvas.mask(), masked, atol=1 / 255)
@@ -175,7 +171,7 @@ def test_paint_strokes_undo_across_a_restart(qtbot, studio_env: Path, project_di
     assert np.array_equal(canvas.sketch(), loaded)
     again.close()
 
-    third = open_window()  # undone strokes stay undone, and redo still reaches them
+    third = _open(qtbot, project_dir)  # undone strokes stay undone, and redo still reaches them
     assert np.array_equal(third.paint.canvas.sketch(), loaded)
     third.undo_stack.redo()
     assert np.array_equal(third.paint.canvas.sketch(), first)
@@ -398,14 +394,7 @@ def test_contact_sheet_and_project_zip_round_trip(qtbot, window: MainWindow, tmp
 
 
 def test_undo_history_survives_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
-    def open_window() -> MainWindow:
-        win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
-        qtbot.addWidget(win)
-        with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
-            win.show()
-        return win
-
-    win = open_window()
+    win = _open(qtbot, project_dir)
     ids = generate(qtbot, win, "a lake", seed=1)
     win.set_star(ids[0], True)
     win.set_note(ids[0], "keep this")
@@ -413,7 +402,7 @@ def test_undo_history_survives_a_restart(qtbot, studio_env: Path, project_dir: P
     win.undo_stack.undo()  # the delete is undone before closing: redo must still be possible
     assert ids[1] in {n.id for n in win.project.nodes()}
     win.close()
-    again = open_window()
+    again = _open(qtbot, project_dir)
     stack = again.undo_stack
     assert stack.count() == 4 and stack.index() == 3 and stack.canRedo()
     stack.redo()  # delete again
