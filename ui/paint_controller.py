@@ -88,7 +88,6 @@ class PaintController(QObject):
         self.canvas.set_image(self.window.image_for(node) if node is not None else None)
         if node is None:
             return
-        self.window.project.meta_set(META_BASE, node.id)
         if node.recipe.sketch is not None and self._load_sketch(node.recipe.sketch):
             self._mark_clean()
             self.save_canvas()
@@ -145,15 +144,22 @@ class PaintController(QObject):
             self.window.notify(f"The mask could not be loaded: {exc}")
 
     def save_canvas(self) -> None:
-        """Save sketch, mask and token where a crash cannot lose them (small content-addressed PNGs)."""
+        """Save base node, sketch, mask and token where a crash cannot lose them (small PNG assets)."""
         project = self.window.project
         if project.readonly or project.closed:
             return
         try:
             sketch = project.assets.put(self.canvas.sketch_png(), "png")
             mask = project.assets.put(self.canvas.mask_png(), "png") if self.canvas.has_mask() else ""
-            # one transaction: a crash never pairs a new sketch with the token of older strokes
-            project.meta_set_many({META_SKETCH: sketch, META_MASK: mask, META_TOKEN: self.canvas.token})
+            # one transaction: a crash never pairs a sketch with another node or older strokes' token
+            project.meta_set_many(
+                {
+                    META_BASE: self.base.id if self.base is not None else "",
+                    META_SKETCH: sketch,
+                    META_MASK: mask,
+                    META_TOKEN: self.canvas.token,
+                }
+            )
         except ProjectError as exc:  # e.g. the disk is full: painting goes on, the artist is told
             self.window.notify(f"The painting could not be saved: {exc}")
 
