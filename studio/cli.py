@@ -312,9 +312,9 @@ def _positive_int(text: str) -> int:
 
 
 def _train_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    from studio.cli_train import add_eval, add_export, add_fp16, add_train
+    from studio.cli_train import add_eval, add_export, add_export_text, add_fp16, add_train
 
-    return [add_train, add_export, add_fp16, add_eval]
+    return [add_train, add_export, add_export_text, add_fp16, add_eval]
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [

@@ -143,6 +143,26 @@ def add_fp16(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_fp16)
 
 
+def add_export_text(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export-text", help="export the text encoder (all-MiniLM-L6-v2) to ONNX, int8 if it stays faithful"
+    )
+    p.add_argument("-o", "--output", type=Path, default=Path("exported_models"), help="models folder")
+    p.add_argument("--fp32", action="store_true", help="ship fp32 (no weight-only int8)")
+    p.add_argument("--check", type=int, default=1000, help="captions the cosine to fp32 is measured on")
+    p.set_defaults(run=run_export_text)
+
+
+def run_export_text(args: argparse.Namespace) -> int:
+    _require_torch()
+    from studio.export.text_encoder import export_text_encoder
+
+    if args.check < 10:
+        raise CommandError("--check needs at least 10 captions")
+    print(json.dumps(export_text_encoder(args.output, quantize=not args.fp32, n_check=args.check), indent=2))
+    return 0
+
+
 def run_fp16(args: argparse.Namespace) -> int:
     try:
         from studio.export.fp16 import Fp16Error, add_fp16_twin

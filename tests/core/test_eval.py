@@ -20,8 +20,22 @@ def test_judge_learns_time_of_day_from_renders():
 
 
 def test_evaluate_reports_accuracy_and_diversity(pipeline):
-    result = evaluate(pipeline, "tiny-gen", n=4, judge_steps=3, judge_images=64)
-    for key in ("judge_on_real_renders", "text_only", "text_and_sketch"):
+    result = evaluate(pipeline, "tiny-gen", n=4, judge_steps=3, judge_images=64, probe_captions=40)
+    for key in ("judge_on_real_renders", "text_only", "text_and_sketch", "text_only_training_wording"):
         assert set(result[key]) == set(GROUPS) and all(0 <= v <= 1 for v in result[key].values())
     assert np.isfinite(result["diversity_pixel_std"])
-    assert "text_only" in format_table(result)
+    assert set(result["text_probe"]) == {"train", "heldout"}
+    table = format_table(result)
+    assert "text_only" in table and "embedding probe (held-out)" in table
+
+
+def test_text_probe_learns_training_wording_and_scores_held_out(pipeline):
+    """The probe reads time and weather off real caption embeddings of the training wording;
+    held-out wording is scored on the same probe (any value, but a real accuracy)."""
+    from studio.eval.phrasing import text_probe
+
+    info = pipeline.registry.get("tiny-gen")
+    held = render_scenes(24, seed=5, size=16, split="eval")
+    probe = text_probe(lambda t: pipeline.encode_text(info, t), held.captions, held.attributes, n_train=150)
+    assert probe["train"]["time"] > 0.6 and probe["train"]["weather"] > 0.6  # chance 0.14
+    assert all(0 <= v <= 1 for v in probe["heldout"].values())
