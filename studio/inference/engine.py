@@ -6,7 +6,9 @@ memory mid-run) falls back to the CPU with a notice the UI can show, and the run
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import logging
 import os
 import re
@@ -205,6 +207,7 @@ def _cuda_library_problem() -> str | None:
     library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
     if not library.is_file():
         return "this onnxruntime has no CUDA provider library"
+    _preload_pip_cuda_libraries()
     try:
         ctypes.CDLL(str(library))
     except OSError as exc:
@@ -213,6 +216,24 @@ def _cuda_library_problem() -> str | None:
             return f"no GPU libraries installed ({missing} not found)"
         return str(exc)
     return None
+
+
+def _preload_pip_cuda_libraries() -> None:
+    """Load CUDA/cuDNN from the nvidia-* pip packages (`pip install onnxruntime-gpu[cuda,cudnn]`),
+    which are not on the loader's search path; without this the CUDA provider fails to load on
+    machines that have the libraries only that way. onnxruntime prints what it cannot find: that
+    goes to the log, the one-line reason comes from loading the provider next."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            preload(directory="")
+    except Exception as exc:  # a broken nvidia package must not stop the CPU path
+        log.info("preloading CUDA libraries failed: %s", exc)
+    if printed.getvalue().strip():
+        log.info("preloading CUDA libraries: %s", printed.getvalue().strip())
 
 
 def _looks_like_gpu_failure(exc: Exception) -> bool:

@@ -32,6 +32,15 @@ def test_cuda_request_falls_back_to_cpu_with_a_notice(models_dir: Path) -> None:
         assert engine.drain_notices() == []
 
 
+def test_cuda_request_prints_nothing_while_looking_for_pip_cuda_libraries(models_dir: Path, capsys) -> None:
+    """Asking for CUDA preloads the nvidia-* pip libraries (onnxruntime.preload_dlls), whose
+    complaints about missing files must not reach the terminal: one notice says it all."""
+    engine = Engine("cuda")
+    engine.run(models_dir / "tiny-up.onnx", {"image": np.zeros((1, 3, 16, 16), np.float32)})
+    assert capsys.readouterr().out == ""
+    assert len(engine.drain_notices()) <= 1
+
+
 def test_auto_device_works_and_says_what_it_uses(models_dir: Path) -> None:
     engine = Engine()
     out = engine.run(models_dir / "tiny-up.onnx", {"image": np.zeros((2, 3, 16, 16), np.float32)})
