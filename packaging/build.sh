@@ -15,11 +15,13 @@ start=$(date +%s)
 	--distpath dist --workpath build/pyinstaller packaging/studio.spec
 cp packaging/synesthesia-studio.desktop packaging/icon.png packaging/install-desktop.sh "$BUNDLE/"
 
-if find "$BUNDLE" -type d -name torch | grep -q .; then
+if [ -n "$(find "$BUNDLE" -type d -name torch)" ]; then
 	echo "error: torch ended up in $BUNDLE" >&2
 	exit 1
 fi
 echo "built $BUNDLE in $(($(date +%s) - start)) s, no torch inside"
 du -sh "$BUNDLE"
 echo "largest parts:"
-du -s "$BUNDLE"/_internal/* | sort -rn | head -8 | awk '{printf "  %6.1f MB  %s\n", $1 / 1024, $2}'
+# awk reads everything (no `head`): an early reader exit would SIGPIPE sort and, with pipefail,
+# fail the build after it succeeded
+du -s "$BUNDLE"/_internal/* | sort -rn | awk 'NR <= 8 {printf "  %6.1f MB  %s\n", $1 / 1024, $2}'
