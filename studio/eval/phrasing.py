@@ -22,9 +22,13 @@ from studio.world.scene import sample_attributes
 Embed = Callable[[list[str]], np.ndarray]
 
 
+def _with_bias(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x, torch.ones(len(x), 1)], dim=1)
+
+
 def _fit(x: torch.Tensor, y: torch.Tensor, classes: int, steps: int = 400) -> torch.Tensor:
     """Multinomial logistic regression with a little L2 (weights [D+1, classes])."""
-    x1 = torch.cat([x, torch.ones(len(x), 1)], dim=1)
+    x1 = _with_bias(x)
     w = torch.zeros(x1.shape[1], classes, requires_grad=True)
     opt = torch.optim.Adam([w], lr=1e-2)
     for _ in range(steps):
@@ -36,8 +40,7 @@ def _fit(x: torch.Tensor, y: torch.Tensor, classes: int, steps: int = 400) -> to
 
 
 def _accuracy(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> float:
-    x1 = torch.cat([x, torch.ones(len(x), 1)], dim=1)
-    return round(float(((x1 @ w).argmax(1) == y).float().mean()), 3)
+    return round(float(((_with_bias(x) @ w).argmax(1) == y).float().mean()), 3)
 
 
 def text_probe(

@@ -143,11 +143,16 @@ def _png(labels: np.ndarray) -> bytes:
 
 def format_table(result: dict) -> str:
     rows = [("", "time", "weather")]
-    keys = ("judge_on_real_renders", "text_only", "text_with_imagined_layout", "text_and_sketch", "chance")
+    keys = (
+        "judge_on_real_renders",
+        "text_only",
+        "text_with_imagined_layout",
+        "text_and_sketch",
+        "chance",
+        "text_only_training_wording",
+    )
     for key in (k for k in keys if k in result):
         rows.append(_pair(key, result[key]))
-    if "text_only_training_wording" in result:
-        rows.append(_pair("text_only_training_wording", result["text_only_training_wording"]))
     if "text_probe" in result:
         rows.append(_pair("embedding probe (train)", result["text_probe"]["train"]))
         rows.append(_pair("embedding probe (held-out)", result["text_probe"]["heldout"]))

@@ -216,14 +216,9 @@ def _ms_per_caption(onnx_path: Path, tokenizer_path: Path, captions: list[str], 
     a warm-up; the fp32 and shipped models time the same captions in the same run."""
     import time
 
-    import onnxruntime as ort
-
     from studio.inference.text_encoder import TextEncoder
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    encoder = TextEncoder(session, tokenizer_path)
+    encoder = TextEncoder.from_files(onnx_path, tokenizer_path, threads=1)
     encoder.encode(["warm-up"])
     start = time.perf_counter()
     for caption in captions[:n]:

@@ -56,8 +56,11 @@ class TextEncoder:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_files(cls, onnx_path: Path, tokenizer_path: Path, max_tokens: int = 128) -> TextEncoder:
-        """A CPU session for tools and tests (the app's Engine picks providers itself)."""
+    def from_files(
+        cls, onnx_path: Path, tokenizer_path: Path, max_tokens: int = 128, threads: int | None = None
+    ) -> TextEncoder:
+        """A CPU session for tools and tests (the app's Engine picks providers itself); `threads`
+        caps onnxruntime's threads (a trainer keeps its cores, a timing is single-threaded)."""
         import onnxruntime as ort
 
         onnx_path = Path(onnx_path)
@@ -65,6 +68,8 @@ class TextEncoder:
             raise TextEncoderError(f"text encoder model not found: {onnx_path}")
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if threads is not None:
+            options.intra_op_num_threads = threads
         try:
             session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files

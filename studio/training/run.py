@@ -13,18 +13,14 @@ log = logging.getLogger(__name__)
 
 def shipped_embedder(threads: int = 1):
     """Captions are embedded by the same ONNX text encoder the app uses, so train = serve."""
-    import onnxruntime as ort
-
     from studio.inference.text_encoder import TextEncoder
     from studio.paths import shipped_models_dir
 
     folder = shipped_models_dir()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads  # leave the cores to the trainer
-    session = ort.InferenceSession(
-        str(folder / "text_minilm.onnx"), options, providers=["CPUExecutionProvider"]
-    )
-    return TextEncoder(session, folder / "text_minilm.tokenizer.json").encode
+    # few threads: leave the cores to the trainer
+    return TextEncoder.from_files(
+        folder / "text_minilm.onnx", folder / "text_minilm.tokenizer.json", threads=threads
+    ).encode
 
 
 def run_training(

@@ -28,6 +28,22 @@ def _open(qtbot, project_dir: Path) -> MainWindow:
     return win
 
 
+def _paint_tab_on_new_node(qtbot, project_dir: Path, prompt: str, seed: int) -> tuple[MainWindow, str]:
+    """A window on the project with one generated node selected and the Paint tab shown."""
+    win = _open(qtbot, project_dir)
+    node_id = generate(qtbot, win, prompt, seed=seed)[0]
+    win.select_node(node_id)
+    win.show_paint()
+    return win, node_id
+
+
+def _snow_stroke(qtbot, canvas) -> None:
+    """A 30 px snow stroke across the top of the canvas."""
+    canvas.current_class = CLASS_INDEX["snow"]
+    canvas.brush_size = 30
+    _stroke(qtbot, canvas, (30, 30), (220, 30))
+
+
 def _stroke(qtbot, canvas, start: tuple[float, float], end: tuple[float, float]) -> None:
     """Drag the mouse over the canvas from one canvas-space point to another."""
     p0 = _widget_point(canvas, start)
@@ -116,34 +132,24 @@ def test_sketch_from_image_uses_the_segmenter(qtbot, painting: MainWindow) -> No
 
 
 def test_painting_survives_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
-    win = _open(qtbot, project_dir)
-    ids = generate(qtbot, win, "snowy peaks", seed=1)
-    win.select_node(ids[0])
-    win.show_paint()
+    win, node_id = _paint_tab_on_new_node(qtbot, project_dir, "snowy peaks", seed=1)
     canvas = win.paint.canvas
-    canvas.current_class = CLASS_INDEX["snow"]
-    canvas.brush_size = 30
-    _stroke(qtbot, canvas, (30, 30), (220, 30))
+    _snow_stroke(qtbot, canvas)
     painted = canvas.sketch()
     win.close()  # no keep: the stroke end already saved the sketch
     again = _open(qtbot, project_dir)
     qtbot.waitUntil(lambda: again.paint.base is not None, timeout=5000)
-    assert again.paint.base.id == ids[0]
+    assert again.paint.base.id == node_id
     assert np.array_equal(again.paint.canvas.sketch(), painted)
     again.close()
 
 
 def test_paint_strokes_undo_across_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
-    win = _open(qtbot, project_dir)
-    ids = generate(qtbot, win, "a lake", seed=2)
-    win.select_node(ids[0])
-    win.show_paint()
+    win, _ = _paint_tab_on_new_node(qtbot, project_dir, "a lake", seed=2)
     canvas = win.paint.canvas
     qtbot.waitUntil(lambda: canvas.sketch().any(), timeout=RENDER_MS)  # the segmenter's sketch
     loaded = canvas.sketch()
-    canvas.current_class = CLASS_INDEX["snow"]
-    canvas.brush_size = 30
-    _stroke(qtbot, canvas, (30, 30), (220, 30))
+    _snow_stroke(qtbot, canvas)
     first = canvas.sketch()
     canvas.tool = Tool.MASK
     _stroke(qtbot, canvas, (30, 200), (220, 200))
