@@ -25,6 +25,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="run folder (default runs/NAME)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--steps", type=int, help="override the config's total steps")
+    p.add_argument(
+        "--init", type=Path, help="a generator .onnx to start from (fine-tune a shipped model on --data)"
+    )
     p.set_defaults(run=run_train)
 
 
@@ -60,6 +63,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.data is not None and not args.data.is_dir():
         raise CommandError(f"--data {args.data} is not a folder")
+    if args.init is not None and not args.init.is_file():
+        raise CommandError(f"--init {args.init} is not a file")
     if not args.config.is_file():
         raise CommandError(f"no config file at {args.config}")
     kind = _config_kind(args.config)
@@ -69,6 +74,10 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig.load(args.config)
     except (ValueError, TypeError) as exc:
         raise CommandError(f"bad config {args.config}: {exc}") from exc
+    if args.init is not None:
+        if cfg.kind != "generator":
+            raise CommandError(f"--init starts a generator from an .onnx; {args.config} trains a {cfg.kind}")
+        cfg.init = str(args.init)
     result = run_training(
         cfg, args.out, data=args.data, resume=args.resume, steps=args.steps, progress=_ProgressBar()
     )

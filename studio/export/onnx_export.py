@@ -240,9 +240,12 @@ def make_manifest(
         "final_losses": state.get("metrics", {}),
         "reproduce": f"studio train --config configs/{cfg.name}.json",
     }
+    if cfg.init:  # a fine-tune: its steps continue another model's, named by hash
+        init = Path(cfg.init)
+        training["init"] = {"onnx": cfg.init, "sha256": sha256_file(init) if init.is_file() else None}
     common = {
         "name": name,
-        "version": f"1.0.{state['step']}",
+        "version": f"1.{1 if cfg.init else 0}.{state['step']}",
         "kind": cfg.kind,
         "embedding_space": EMBEDDING_SPACE,
         "sha256": sha256_file(onnx_path),

@@ -41,6 +41,7 @@ class TrainConfig(JsonConfig):
     encode_fraction: float = 0.5  # share of rows reconstructed through the posterior
     rec_weight: float = 10.0
     kl_weight: float = 0.05
+    attr_weight: float = 0.0  # generator only: AC-GAN attribute head on D (0: none, as in landscape64 1.x)
     magp_weight: float = 2.0
     magp_every: int = 4  # lazy regularisation
     ema_beta: float = 0.999
@@ -52,6 +53,7 @@ class TrainConfig(JsonConfig):
     snapshot_every: int = 200
     sample_every: int = 200
     data: str | None = None  # a folder of captioned images; None streams the procedural world
+    init: str | None = None  # generator only: a generator .onnx whose weights a fresh run starts from
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:

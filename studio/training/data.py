@@ -1,6 +1,7 @@
 """Training data: a live stream of procedural scenes, or a user's folder of captioned images.
 
-Both hand the trainer batches of (image, one-hot labels, caption embedding). The stream renders
+Both hand the trainer batches of (image, one-hot labels, caption embedding, the attributes the
+caption names: the targets of the discriminator's attribute head). The stream renders
 in a background thread into a ring buffer, so the trainer never waits on the renderer and
 every sample is reused only a few times.
 """
@@ -18,19 +19,40 @@ import numpy as np
 import torch
 from PIL import Image
 
+from studio.world.captions import SEASONS, TIMES, WEATHERS, attributes_from_text
 from studio.world.classes import NUM_CLASSES
 from studio.world.scene import render_scenes
 
 log = logging.getLogger(__name__)
 Embedder = Callable[[list[str]], np.ndarray]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+ATTRIBUTE_GROUPS = {"time": TIMES, "weather": WEATHERS, "season": SEASONS}
 
 
-def to_batch(images: np.ndarray, labels: np.ndarray, text: np.ndarray) -> dict[str, torch.Tensor]:
-    """uint8 NHWC images, uint8 NHW labels, float text → training tensors."""
+def attribute_targets(captions: list[str]) -> np.ndarray:
+    """[N, groups] class index per attribute group the caption *names*, -1 where it names none:
+    a caption that does not say the weather asks for no weather, so it must not be scored on one."""
+    out = np.full((len(captions), len(ATTRIBUTE_GROUPS)), -1, np.int64)
+    for i, caption in enumerate(captions):
+        found = attributes_from_text(caption)
+        for j, (group, values) in enumerate(ATTRIBUTE_GROUPS.items()):
+            if found[group] is not None:
+                out[i, j] = values.index(found[group])
+    return out
+
+
+def to_batch(
+    images: np.ndarray, labels: np.ndarray, text: np.ndarray, attrs: np.ndarray
+) -> dict[str, torch.Tensor]:
+    """uint8 NHWC images, uint8 NHW labels, float text, int attribute targets → training tensors."""
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
     onehot = torch.nn.functional.one_hot(torch.from_numpy(labels).long(), NUM_CLASSES)
-    return {"image": x, "labels": onehot.permute(0, 3, 1, 2).float(), "text": torch.from_numpy(text)}
+    return {
+        "image": x,
+        "labels": onehot.permute(0, 3, 1, 2).float(),
+        "text": torch.from_numpy(text),
+        "attrs": torch.from_numpy(attrs),
+    }
 
 
 def _produce(resolution: int, seed: int, chunk: int, out: mp.Queue, stop: mp.Event) -> None:
@@ -41,7 +63,7 @@ def _produce(resolution: int, seed: int, chunk: int, out: mp.Queue, stop: mp.Eve
     index = 0
     while not stop.is_set():
         batch = render_scenes(chunk, seed=seed * 1_000_003 + index, size=resolution)
-        item = (batch.images, batch.labels, embed(batch.captions))
+        item = (batch.images, batch.labels, embed(batch.captions), attribute_targets(batch.captions))
         while not stop.is_set():
             try:
                 out.put(item, timeout=0.5)
@@ -63,6 +85,7 @@ class WorldStream:
         self.images = np.zeros((capacity, resolution, resolution, 3), np.uint8)
         self.labels = np.zeros((capacity, resolution, resolution), np.uint8)
         self.text = np.zeros((capacity, 384), np.float32)
+        self.attrs = np.full((capacity, len(ATTRIBUTE_GROUPS)), -1, np.int64)
         self.filled = self.produced = self.consumed = 0
         ctx = mp.get_context("spawn")
         self._queue = ctx.Queue(maxsize=2)
@@ -103,15 +126,18 @@ class WorldStream:
                 if not self._ready.wait_for(self._wants_more, timeout=1.0):
                     continue
             try:
-                images, labels, text = self._queue.get(timeout=1.0)
+                images, labels, text, attrs = self._queue.get(timeout=1.0)
             except queue.Empty:
                 if not self._process.is_alive() and not self._stop.is_set():
                     log.error("world producer process died")  # stop training rather than hang it
                     self._stop.set()
+                    with self._ready:
+                        self._ready.notify_all()  # wakes start(), which then raises
                 continue
             with self._ready:
                 slots = (self.produced + np.arange(len(images))) % len(self.images)
-                self.images[slots], self.labels[slots], self.text[slots] = images, labels, text
+                self.images[slots], self.labels[slots] = images, labels
+                self.text[slots], self.attrs[slots] = text, attrs
                 self.produced += len(images)
                 self.filled = min(len(self.images), self.filled + len(images))
                 self._ready.notify_all()
@@ -123,7 +149,7 @@ class WorldStream:
             idx = rng.integers(0, self.filled, batch)
             self.consumed += batch
             self._ready.notify_all()
-            return to_batch(self.images[idx], self.labels[idx], self.text[idx])
+            return to_batch(self.images[idx], self.labels[idx], self.text[idx], self.attrs[idx])
 
 
 class FolderData:
@@ -137,6 +163,7 @@ class FolderData:
         self.labels = np.zeros(self.images.shape[:3], np.uint8)  # all "unknown": text-only
         self.captions = [caption_for(p) for p in paths]
         self.text = embed(self.captions).astype(np.float32)
+        self.attrs = attribute_targets(self.captions)
         self.produced = len(paths)
         log.info("loaded %d images from %s", len(paths), folder)
 
@@ -148,7 +175,7 @@ class FolderData:
 
     def sample(self, batch: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         idx = rng.integers(0, len(self.images), batch)
-        return to_batch(self.images[idx], self.labels[idx], self.text[idx])
+        return to_batch(self.images[idx], self.labels[idx], self.text[idx], self.attrs[idx])
 
 
 def caption_for(path: Path) -> str:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from studio.training.config import TrainConfig
-from studio.training.data import FolderData, WorldStream
+from studio.training.data import ATTRIBUTE_GROUPS, FolderData, WorldStream
 from studio.training.diffaugment import diff_augment
 from studio.training.nets import (
     Discriminator,
@@ -30,6 +30,7 @@ from studio.training.nets import (
     PosteriorEncoder,
     TrainingGenerator,
     Upscaler,
+    attribute_loss,
 )
 from studio.training.samples import save_sample_grid
 from studio.training.segmenter import SegmenterNet, class_weights, colorize, segmenter_step
@@ -152,15 +153,36 @@ def _ema_update(ema: torch.nn.Module, live: torch.nn.Module, beta: float) -> Non
             e.lerp_(p, 1 - beta)
 
 
+def load_onnx_generator(G: Generator, path: Path) -> None:
+    """Start from a shipped (or any exported) generator: its ONNX initializers carry the
+    state_dict names unchanged, so a fine-tune needs no torch checkpoint of it."""
+    import onnx
+    from onnx import numpy_helper
+
+    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    state = G.state_dict()
+    missing = sorted(k for k in state if k not in weights or weights[k].shape != tuple(state[k].shape))
+    if missing:
+        raise ValueError(
+            f"{path} does not fit this config's generator (z_dim/ngf/resolution): {', '.join(missing[:3])}"
+        )
+    G.load_state_dict({k: torch.from_numpy(weights[k].copy()) for k in state})
+    log.info("generator initialised from %s", path)
+
+
 def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
     G = Generator(cfg.z_dim, cfg.ngf, resolution=cfg.resolution).to(env.device)
     E = PosteriorEncoder(cfg.z_dim).to(env.device)
-    D = Discriminator(cfg.ndf, resolution=cfg.resolution).to(env.device)
+    groups = tuple(len(v) for v in ATTRIBUTE_GROUPS.values()) if cfg.attr_weight > 0 else ()
+    D = Discriminator(cfg.ndf, resolution=cfg.resolution, attribute_classes=groups).to(env.device)
+    if cfg.init and not (resume and checkpoint_path(out_dir).exists()):
+        load_onnx_generator(G, Path(cfg.init))
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     opt_g = torch.optim.Adam([*G.parameters(), *E.parameters()], cfg.lr_g, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=(0.0, 0.9))
     parts = {"G": G, "E": E, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
     start, seen, wall = _restore(out_dir, parts) if resume else (0, 0, 0.0)
+    with_attrs = bool(groups)
     train_g, train_d = wrap(TrainingGenerator(G, E), env), wrap(D, env)
     data = make_data(cfg, embed, env)
     fixed = _fixed_samples(cfg, embed, env.device)
@@ -173,7 +195,7 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
                 break
             rng = np.random.default_rng([cfg.seed, env.rank, step])
             b = {k: v.to(env.device) for k, v in data.sample(cfg.batch, rng).items()}
-            x, labels, text = b["image"], b["labels"], b["text"]
+            x, labels, text, attrs = b["image"], b["labels"], b["text"], b["attrs"]
             n = x.shape[0]
             drop = torch.rand(n, device=env.device) < cfg.label_drop
             labels_in = torch.where(drop[:, None, None, None], unknown.expand_as(labels), labels)
@@ -189,10 +211,15 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
                 real_in.requires_grad_(True)
                 text = text.clone().requires_grad_(True)
             scores = train_d(torch.cat([real_in, fake_in]), torch.cat([text, text]), text.roll(1, 0).detach())
+            if with_attrs:  # the attribute head learns from real pictures only (fakes would teach it errors)
+                scores, logits = scores
+                attr_d = attribute_loss(tuple(g[:n] for g in logits), attrs)
             d_real, d_fake, d_mis = scores[:n], scores[n : 2 * n], scores[2 * n :]
             loss_d = (
                 F.relu(1 - d_real).mean() + 0.5 * F.relu(1 + d_fake).mean() + 0.5 * F.relu(1 + d_mis).mean()
             )
+            if with_attrs:
+                loss_d = loss_d + cfg.attr_weight * attr_d
             if magp:
                 grads = torch.autograd.grad(d_real.sum(), [real_in, text], create_graph=True)
                 norm = torch.cat([g.flatten(1) for g in grads], 1).norm(dim=1)
@@ -205,10 +232,16 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
             # Generator: fool D, reconstruct paired rows, keep the posterior near the prior.
             eps = torch.randn(n, cfg.z_dim, device=env.device)
             fake, kl = train_g(eps, text, labels_in, x, labels, encode)
-            adv = -train_d(diff_augment(torch.cat([fake, labels_in], 1)), text).mean()
+            judged = train_d(diff_augment(torch.cat([fake, labels_in], 1)), text)
+            if with_attrs:
+                judged, logits = judged
+            adv = -judged.mean()
             paired = (encode | ~drop).float()
             rec = ((fake - x).abs().mean(dim=(1, 2, 3)) * paired).sum() / paired.sum().clamp(min=1)
             loss_g = adv + cfg.rec_weight * rec + cfg.kl_weight * kl
+            if with_attrs:  # show what the caption names, in the eyes of D's attribute head
+                attr_g = attribute_loss(logits, attrs)
+                loss_g = loss_g + cfg.attr_weight * attr_g
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -217,6 +250,8 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
 
             seen += n * env.world
             metrics = {"loss_d": loss_d.item(), "adv": adv.item(), "rec": rec.item(), "kl": kl.item()}
+            if with_attrs:
+                metrics |= {"attr_d": attr_d.item(), "attr_g": attr_g.item()}
             done = step + 1
             if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
                 _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)
@@ -235,10 +270,10 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
 
 def _fixed_samples(cfg: TrainConfig, embed, device) -> dict[str, torch.Tensor]:
     """A fixed panel (eval captions, half with sketches) to watch training converge."""
-    from studio.training.data import to_batch
+    from studio.training.data import attribute_targets, to_batch
 
     scenes = render_scenes(8, seed=12345, size=cfg.resolution, split="eval")
-    batch = to_batch(scenes.images, scenes.labels, embed(scenes.captions))
+    batch = to_batch(scenes.images, scenes.labels, embed(scenes.captions), attribute_targets(scenes.captions))
     labels = batch["labels"].clone()
     labels[4:] = 0
     labels[4:, 0] = 1

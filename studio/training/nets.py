@@ -144,10 +144,21 @@ class PosteriorEncoder(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Image + labels → features; a text-conditioned head judges realism *and* text match."""
+    """Image + labels → features; a text-conditioned head judges realism *and* text match.
 
-    def __init__(self, ndf: int = 32, num_classes: int = 11, resolution: int = 64):
+    With `attribute_classes` (classes per group, e.g. 7 times, 7 weathers, 4 seasons) it also
+    classifies the picture's attributes (AC-GAN): the matching-aware term alone gives the
+    generator only a faint "this does not fit the caption", the classifier says which way."""
+
+    def __init__(
+        self,
+        ndf: int = 32,
+        num_classes: int = 11,
+        resolution: int = 64,
+        attribute_classes: tuple[int, ...] = (),
+    ):
         super().__init__()
+        self.attribute_classes = tuple(attribute_classes)
         layers, c = [], 3 + num_classes
         for i in range(resolution.bit_length() - 3):
             out = min(ndf * 2**i, ndf * 8)
@@ -156,6 +167,8 @@ class Discriminator(nn.Module):
         self.body = nn.ModuleList(layers)
         self.text_proj = nn.Linear(TEXT_DIM, 64)
         self.head = nn.Sequential(nn.Conv2d(c + 64, c, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(c, 1, 4))
+        if self.attribute_classes:
+            self.attribute_head = nn.Linear(c, sum(self.attribute_classes))
 
     def features(self, image: torch.Tensor, labels: torch.Tensor) -> list[torch.Tensor]:
         x, feats = torch.cat([image, labels], dim=1), []
@@ -170,12 +183,26 @@ class Discriminator(nn.Module):
 
     def forward(self, inputs: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None):
         """Scores for (image+labels, text); with `mismatched`, also the first rows against wrong
-        texts (DF-GAN's matching-aware term) — one forward, so DistributedDataParallel is happy."""
+        texts (DF-GAN's matching-aware term) — one forward, so DistributedDataParallel is happy.
+
+        With an attribute head, returns (scores, per-group attribute logits of every input row)."""
         feat = self.features(inputs[:, :3], inputs[:, 3:])[-1]
         scores = self.judge(feat, text)
-        if mismatched is None:
+        if mismatched is not None:
+            scores = torch.cat([scores, self.judge(feat[: len(mismatched)], mismatched)])
+        if not self.attribute_classes:
             return scores
-        return torch.cat([scores, self.judge(feat[: len(mismatched)], mismatched)])
+        logits = self.attribute_head(feat.mean(dim=(2, 3)))
+        return scores, logits.split(self.attribute_classes, dim=1)
+
+
+def attribute_loss(logits: tuple[torch.Tensor, ...], targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the (row, group) pairs that have a target (-1: the caption names none)."""
+    total = logits[0].new_zeros(())
+    count = (targets >= 0).sum().clamp(min=1)
+    for group, group_logits in enumerate(logits):
+        total = total + F.cross_entropy(group_logits, targets[:, group], ignore_index=-1, reduction="sum")
+    return total / count
 
 
 class Upscaler(nn.Module):

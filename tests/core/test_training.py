@@ -17,9 +17,11 @@ torch = pytest.importorskip("torch")
 from studio.export.onnx_export import export_checkpoint  # noqa: E402
 from studio.hashing import sha256_file  # noqa: E402
 from studio.training.config import TrainConfig  # noqa: E402
-from studio.training.data import caption_for  # noqa: E402
-from studio.training.loop import load_checkpoint, train  # noqa: E402
+from studio.training.data import attribute_targets, caption_for  # noqa: E402
+from studio.training.loop import load_checkpoint, load_onnx_generator, train  # noqa: E402
+from studio.training.nets import Generator, attribute_loss  # noqa: E402
 from studio.training.run import shipped_embedder  # noqa: E402
+from studio.world.captions import SEASONS, TIMES, WEATHERS  # noqa: E402
 
 TINY = dict(
     resolution=16,
@@ -64,6 +66,45 @@ def test_generator_trains_resumes_and_exports(tmp_path, embed):
         ["image"], {"z": np.zeros((3, 8), np.float32), "text": embed(["a", "b", "c"]), "labels": labels}
     )
     assert image.shape == (3, 3, 16, 16) and np.abs(image).max() <= 1
+
+
+def test_attribute_targets_score_only_what_the_caption_names():
+    targets = attribute_targets(["a stormy lake at night in winter", "a lake", "sunset over the sea"])
+    assert targets.tolist() == [
+        [TIMES.index("night"), WEATHERS.index("stormy"), SEASONS.index("winter")],
+        [-1, -1, -1],
+        [TIMES.index("sunset"), -1, -1],
+    ]
+    logits = tuple(torch.zeros(3, n, requires_grad=True) for n in (7, 7, 4))
+    loss = attribute_loss(logits, torch.from_numpy(targets))
+    # uniform logits: every named attribute costs log(classes); unnamed ones cost nothing
+    expected = (np.log(7) + np.log(7) + np.log(4) + np.log(7)) / 4  # night, stormy, winter; sunset
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+    assert float(attribute_loss(logits, torch.full((3, 3), -1))) == 0.0
+
+
+def test_fine_tune_starts_from_an_exported_generator_with_an_attribute_head(tmp_path, embed):
+    """--init: a fresh run takes the ONNX generator's weights; the AC-GAN head trains beside it."""
+    train(TrainConfig(name="tiny", steps=2, **TINY), tmp_path / "base", embed)
+    export_checkpoint(tmp_path / "base" / "checkpoint.pt", tmp_path / "models" / "tiny")
+    onnx_path = tmp_path / "models" / "tiny.onnx"
+    shipped = load_checkpoint(tmp_path / "base" / "checkpoint.pt")["G_ema"]
+
+    G = Generator(TINY["z_dim"], TINY["ngf"], resolution=TINY["resolution"])
+    load_onnx_generator(G, onnx_path)
+    assert all(torch.equal(G.state_dict()[k], shipped[k]) for k in shipped)
+    with pytest.raises(ValueError, match="does not fit this config's generator"):
+        load_onnx_generator(Generator(TINY["z_dim"], 8, resolution=TINY["resolution"]), onnx_path)
+
+    cfg = TrainConfig(name="tiny", steps=2, attr_weight=1.0, init=str(onnx_path), **TINY)
+    last = train(cfg, tmp_path / "tuned", embed)
+    assert np.isfinite(last["attr_d"]) and np.isfinite(last["attr_g"])
+    state = load_checkpoint(tmp_path / "tuned" / "checkpoint.pt")
+    assert state["config"]["init"] == str(onnx_path) and "attribute_head.weight" in state["D"]
+    assert not torch.equal(state["G"]["to_rgb.1.weight"], shipped["to_rgb.1.weight"])  # it trained on
+    manifest = export_checkpoint(tmp_path / "tuned" / "checkpoint.pt", tmp_path / "models" / "tuned")
+    assert manifest["training"]["config"]["attr_weight"] == 1.0 and manifest["version"] == "1.1.2"
+    assert manifest["training"]["init"] == {"onnx": str(onnx_path), "sha256": sha256_file(onnx_path)}
 
 
 def test_upscaler_trains_and_exports(tmp_path, embed):
@@ -160,6 +201,10 @@ def test_cli_train_and_export_report_bad_input(tmp_path):
     bad.write_text('{"name": "x", "stepz": 1}')
     result = studio("train", "--config", str(bad))
     assert result.returncode == 2 and "stepz" in result.stderr and "Traceback" not in result.stderr
+    good = tmp_path / "good.json"
+    good.write_text('{"name": "x", "steps": 1}')
+    no_init = studio("train", "--config", str(good), "--init", str(tmp_path / "nope.onnx"))
+    assert no_init.returncode == 2 and "--init" in no_init.stderr and "not a file" in no_init.stderr
 
 
 def test_cli_train_runs_and_exports(tmp_path):
