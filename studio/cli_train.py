@@ -74,12 +74,16 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig.load(args.config)
     except (ValueError, TypeError) as exc:
         raise CommandError(f"bad config {args.config}: {exc}") from exc
-    if args.init is not None:
-        if cfg.kind != "generator":
-            raise CommandError(f"--init starts a generator from an .onnx; {args.config} trains a {cfg.kind}")
-        cfg.init = str(args.init)
+    if args.init is not None and cfg.kind != "generator":
+        raise CommandError(f"--init starts a generator from an .onnx; {args.config} trains a {cfg.kind}")
     result = run_training(
-        cfg, args.out, data=args.data, resume=args.resume, steps=args.steps, progress=_ProgressBar()
+        cfg,
+        args.out,
+        data=args.data,
+        resume=args.resume,
+        steps=args.steps,
+        progress=_ProgressBar(),
+        init=args.init,
     )
     print(json.dumps(result))
     return 0

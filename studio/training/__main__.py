@@ -20,10 +20,14 @@ def main() -> None:
     parser.add_argument("--init", type=Path, help="a generator .onnx to start from")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cfg = TrainConfig.load(args.config)
-    if args.init is not None:
-        cfg.init = str(args.init)
-    run_training(cfg, args.out, data=args.data, resume=args.resume, steps=args.steps)
+    run_training(
+        TrainConfig.load(args.config),
+        args.out,
+        data=args.data,
+        resume=args.resume,
+        steps=args.steps,
+        init=args.init,
+    )
 
 
 if __name__ == "__main__":

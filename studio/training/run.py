@@ -30,9 +30,12 @@ def run_training(
     resume: bool = False,
     steps: int | None = None,
     progress=None,
+    init: Path | None = None,
 ) -> dict:
     if data is not None:
         cfg.data = str(data)
+    if init is not None:
+        cfg.init = str(init)
     if steps is not None:
         cfg.steps = steps
     out = out_dir or Path("runs") / cfg.name
