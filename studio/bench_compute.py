@@ -232,7 +232,7 @@ def _network_for(kind: str | None, config: dict) -> torch.nn.Module:
             from studio.training.nets import Generator
             from studio.world.classes import NUM_CLASSES
 
-            return Generator(cfg.z_dim, cfg.ngf, NUM_CLASSES, cfg.resolution)
+            return Generator(cfg.z_dim, cfg.ngf, NUM_CLASSES, cfg.resolution, cfg.trunk)
         if kind == "upscaler":
             from studio.training.nets import Upscaler
 

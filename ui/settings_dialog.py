@@ -27,7 +27,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self._base = settings
         self.model = QComboBox()
-        self.model.addItem("Default (newest installed)", "")
+        self.model.addItem("Default (sharpest installed)", "")
         for name in models:
             self.model.addItem(name, name)
         self.model.setCurrentIndex(max(0, self.model.findData(settings.model)))

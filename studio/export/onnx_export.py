@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from studio.eval.sharpness import image_scores
 from studio.export.fp16 import Fp16Error, add_fp16_twin
 from studio.hashing import sha256_file
 from studio.inference.segmenter import confusion, scores, to_input
@@ -50,7 +51,7 @@ def build_model(state: dict) -> tuple[torch.nn.Module, TrainConfig, tuple[torch.
     """The EMA network of a checkpoint and dummy inputs to trace it with."""
     cfg = TrainConfig.from_dict(state["config"])
     if cfg.kind == "generator":
-        net = Generator(cfg.z_dim, cfg.ngf, NUM_CLASSES, cfg.resolution)
+        net = Generator(cfg.z_dim, cfg.ngf, NUM_CLASSES, cfg.resolution, cfg.trunk)
         net.load_state_dict(state["G_ema"])
         r = cfg.resolution
         labels = torch.zeros(2, NUM_CLASSES, r, r)
@@ -196,36 +197,6 @@ def upscaler_heldout_scores(onnx_path: Path, resolution: int, scale: int, n: int
     }
 
 
-def image_scores(images: np.ndarray, targets: np.ndarray, scale: int) -> dict:
-    """Mean PSNR (dB, uint8) and two sharpness ratios to the targets (1 = as crisp): mean gradient
-    magnitude, and energy above the input's Nyquist frequency (the detail the upscaler must invent)."""
-    mse = ((images.astype(np.float64) - targets) ** 2).mean(axis=(1, 2, 3))
-    psnr = float(np.mean(10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))))
-    return {
-        "psnr_db": round(psnr, 3),
-        "gradient_ratio": round(_gradient(images) / _gradient(targets), 4),
-        "high_freq_ratio": round(_high_freq(images, scale) / _high_freq(targets, scale), 4),
-    }
-
-
-def _gray(images: np.ndarray) -> np.ndarray:
-    return images.astype(np.float64).mean(axis=3)
-
-
-def _gradient(images: np.ndarray) -> float:
-    gray = _gray(images)
-    gy, gx = np.diff(gray, axis=1)[:, :, :-1], np.diff(gray, axis=2)[:, :-1]
-    return float(np.hypot(gx, gy).mean())
-
-
-def _high_freq(images: np.ndarray, scale: int) -> float:
-    gray = _gray(images)
-    power = np.abs(np.fft.rfft2(gray - gray.mean(axis=(1, 2), keepdims=True))) ** 2
-    fy = np.fft.fftfreq(gray.shape[1])[:, None]
-    fx = np.fft.rfftfreq(gray.shape[2])[None, :]
-    return float(power[:, np.hypot(fy, fx) > 0.5 / scale].mean())
-
-
 def make_manifest(
     name: str, cfg: TrainConfig, state: dict, onnx_path: Path, max_diff: float, metrics: dict, license_: str
 ) -> dict:
@@ -280,7 +251,7 @@ def make_manifest(
         "description": "Text + sketch conditioned landscape GAN (DF-GAN fusion, SPADE labels, cVAE prior).",
         "resolution": r,
         "z_dim": cfg.z_dim,
-        "upscaler": "landscape_sr",
+        **({"upscaler": cfg.upscaler} if cfg.upscaler else {}),
         "label_classes": label_classes,
         "example_prompts": EXAMPLE_PROMPTS,
         "concepts": _concepts(),

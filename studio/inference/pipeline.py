@@ -95,7 +95,9 @@ class Pipeline:
                 f"no usable generator is installed (looked in {where})"
                 + (f": {problems}" if problems else "")
             )
-        return generators[0]
+        # the sharpest, then the newest; max keeps the first of equals, so names break ties
+        by_name = sorted(generators, key=lambda g: g.name)
+        return max(by_name, key=lambda g: (g.resolution or 0, g.version_key))
 
     def recipes_for(
         self, prompt: str, seed: int = 1, count: int = 4, model: str | None = None, size: int = 256

@@ -299,7 +299,9 @@ class ModelRegistry:
         return max(fits, key=lambda m: (m.resolution == info.resolution, m.version_key, m.name))
 
     def layout_prior_for(self, info: ModelInfo) -> ModelInfo | None:
-        """A layout prior in the generator's embedding space, resolution and classes (newest), or None."""
+        """A layout prior in the generator's embedding space and classes, at its resolution or one
+        that divides it (label maps resize exactly by nearest neighbour), preferring the generator's
+        own resolution, then the newest; None when there is none."""
         names = [c.name for c in info.label_classes]
         fits = [
             m
@@ -307,10 +309,14 @@ class ModelRegistry:
             if m.kind == "layout_prior"
             and names
             and m.embedding_space == info.embedding_space
-            and m.resolution == info.resolution
+            and m.resolution
+            and info.resolution
+            and info.resolution % m.resolution == 0
             and [c.name for c in m.label_classes] == names
         ]
-        return max(fits, key=lambda m: (m.version_key, m.name)) if fits else None
+        if not fits:
+            return None
+        return max(fits, key=lambda m: (m.resolution == info.resolution, m.version_key, m.name))
 
     def _upscaler_checked(self, info: ModelInfo) -> ModelInfo:
         up = self._models.get(info.upscaler or "")

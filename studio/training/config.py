@@ -29,7 +29,10 @@ class TrainConfig(JsonConfig):
     name: str = "landscape64"
     kind: str = "generator"  # "generator", "upscaler" or "segmenter"
     resolution: int = 64  # generator output; for upscalers, the *input* resolution
+    trunk: int = 0  # generator only: where the trunk ends and ×2 refinement levels begin (0: at resolution)
+    freeze_trunk: bool = False  # generator only: train only the refinement levels (StackGAN-style stage II)
     scale: int = 4  # upscaler only
+    upscaler: str | None = "landscape_sr"  # generator only: the upscaler its manifest names (same input size)
     z_dim: int = 64
     ngf: int = 16  # generator base channels; a segmenter's first U-Net level
     ndf: int = 32

@@ -161,24 +161,35 @@ def load_onnx_generator(G: Generator, path: Path) -> None:
 
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     state = G.state_dict()
-    missing = sorted(k for k in state if k not in weights or weights[k].shape != tuple(state[k].shape))
-    if missing:
-        raise ValueError(
-            f"{path} does not fit this config's generator (z_dim/ngf/resolution): {', '.join(missing[:3])}"
-        )
-    G.load_state_dict({k: torch.from_numpy(weights[k].copy()) for k in state})
+    wrong = sorted(k for k in state if k in weights and weights[k].shape != tuple(state[k].shape))
+    absent = sorted(k for k in state if k not in weights and not k.startswith("refine."))
+    if wrong or absent:
+        names = ", ".join((wrong + absent)[:3])
+        raise ValueError(f"{path} does not fit this config's generator (z_dim/ngf/trunk): {names}")
+    grown = [k for k in state if k not in weights]  # refinement levels above the file's resolution
+    G.load_state_dict({k: torch.from_numpy(weights[k].copy()) if k in weights else state[k] for k in state})
+    if grown:
+        log.info("%d refinement tensors start fresh (grown from %s)", len(grown), path)
     log.info("generator initialised from %s", path)
 
 
 def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
-    G = Generator(cfg.z_dim, cfg.ngf, resolution=cfg.resolution).to(env.device)
+    G = Generator(cfg.z_dim, cfg.ngf, resolution=cfg.resolution, trunk=cfg.trunk).to(env.device)
     E = PosteriorEncoder(cfg.z_dim).to(env.device)
     groups = tuple(len(v) for v in ATTRIBUTE_GROUPS.values()) if cfg.attr_weight > 0 else ()
     D = Discriminator(cfg.ndf, resolution=cfg.resolution, attribute_classes=groups).to(env.device)
     if cfg.init and not (resume and checkpoint_path(out_dir).exists()):
         load_onnx_generator(G, Path(cfg.init))
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    opt_g = torch.optim.Adam([*G.parameters(), *E.parameters()], cfg.lr_g, betas=(0.0, 0.9))
+    trained = [*G.parameters(), *E.parameters()]
+    if cfg.freeze_trunk:  # the init's trunk keeps its weights; no gradient flows into it
+        if not G.refine or cfg.encode_fraction > 0:
+            raise ValueError("freeze_trunk needs a trunk below resolution and encode_fraction 0")
+        G.requires_grad_(False)
+        E.requires_grad_(False)
+        trained = list(G.refine.parameters())
+        G.refine.requires_grad_(True)
+    opt_g = torch.optim.Adam(trained, cfg.lr_g, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=(0.0, 0.9))
     parts = {"G": G, "E": E, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
     start, seen, wall = _restore(out_dir, parts) if resume else (0, 0, 0.0)
@@ -231,13 +242,20 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
 
             # Generator: fool D, reconstruct paired rows, keep the posterior near the prior.
             eps = torch.randn(n, cfg.z_dim, device=env.device)
-            fake, kl = train_g(eps, text, labels_in, x, labels, encode)
+            if cfg.freeze_trunk:  # stage II: every row is a pair (the real picture, downscaled → itself)
+                low = F.avg_pool2d(x, cfg.resolution // cfg.trunk)
+                fake, kl, lifted = train_g(
+                    eps, text, labels_in, x, labels, encode, low + 0.02 * torch.randn_like(low)
+                )
+                rec = (lifted - x).abs().mean() + 0.5 * (_sobel(lifted) - _sobel(x)).abs().mean()
+            else:
+                fake, kl = train_g(eps, text, labels_in, x, labels, encode)
+                paired = (encode | ~drop).float()
+                rec = ((fake - x).abs().mean(dim=(1, 2, 3)) * paired).sum() / paired.sum().clamp(min=1)
             judged = train_d(diff_augment(torch.cat([fake, labels_in], 1)), text)
             if with_attrs:
                 judged, logits = judged
             adv = -judged.mean()
-            paired = (encode | ~drop).float()
-            rec = ((fake - x).abs().mean(dim=(1, 2, 3)) * paired).sum() / paired.sum().clamp(min=1)
             loss_g = adv + cfg.rec_weight * rec + cfg.kl_weight * kl
             if with_attrs:  # show what the caption names, in the eyes of D's attribute head
                 attr_g = attribute_loss(logits, attrs)

@@ -67,16 +67,47 @@ def channel_plan(ngf: int, resolution: int) -> list[int]:
     return [min(ngf * 8, ngf * 2 ** max(0, steps - i)) for i in range(steps + 1)]
 
 
-class Generator(nn.Module):
-    """(z, text embedding, one-hot labels) → image in [-1, 1]; ONNX-exportable as is."""
+class RefineLevel(nn.Module):
+    """One ×2 level above the trunk, a StackGAN stage II: it reads the picture below (not the
+    trunk's features) with the label map and the text, and adds a residual to its bilinear
+    upsample (StyleGAN2's skip output). Reading only the picture lets it train on the pairs the
+    world gives — a real picture, area-downscaled, and the picture itself — like an upscaler that
+    knows what each region is and what the caption says. The residual starts at zero, so a model
+    grown from a trunk first renders exactly the trunk's picture, upsampled."""
 
-    def __init__(self, z_dim: int = 64, ngf: int = 32, num_classes: int = 11, resolution: int = 64):
+    def __init__(self, width: int, num_classes: int, cond_dim: int):
         super().__init__()
+        self.head = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1)
+        )
+        self.block = GenBlock(width, width, num_classes, cond_dim, pool=1)
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width, 3, 3, padding=1))
+        nn.init.zeros_(self.to_rgb[1].weight)
+        nn.init.zeros_(self.to_rgb[1].bias)
+
+    def forward(self, rgb: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(rgb, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return up + self.to_rgb(self.block(self.head(rgb), labels, cond))
+
+
+class Generator(nn.Module):
+    """(z, text embedding, one-hot labels) → image in [-1, 1]; ONNX-exportable as is.
+
+    `trunk` (default: the output resolution) is where the DF-GAN trunk ends; refinement levels
+    take it on to `resolution`, so a 64 px model can be grown to 128 px and fine-tuned."""
+
+    def __init__(
+        self, z_dim: int = 64, ngf: int = 32, num_classes: int = 11, resolution: int = 64, trunk: int = 0
+    ):
+        super().__init__()
+        trunk = trunk or resolution
+        if resolution % trunk or (resolution // trunk) & (resolution // trunk - 1):
+            raise ValueError(f"resolution {resolution} must be the trunk's {trunk} times a power of two")
         self.z_dim, self.resolution, self.num_classes = z_dim, resolution, num_classes
         self.text_proj = nn.Sequential(nn.Linear(TEXT_DIM, 128), nn.LeakyReLU(0.2))
         self.prior = nn.Linear(128, z_dim * 2)
         cond_dim = 128 + z_dim
-        chans = channel_plan(ngf, resolution)
+        chans = channel_plan(ngf, trunk)
         self.fc = nn.Linear(cond_dim, chans[0] * 16)
         pools = [resolution // 2 ** (i + 3) for i in range(len(chans) - 1)]  # blocks run at 8, 16, … px
         self.blocks = nn.ModuleList(
@@ -84,6 +115,8 @@ class Generator(nn.Module):
             for a, b, p in zip(chans[:-1], chans[1:], pools, strict=True)
         )
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], 3, 3, padding=1), nn.Tanh())
+        levels = (resolution // trunk).bit_length() - 1
+        self.refine = nn.ModuleList(RefineLevel(chans[-1], num_classes, cond_dim) for _ in range(levels))
 
     def prior_params(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         t = self.text_proj(text)
@@ -95,7 +128,14 @@ class Generator(nn.Module):
         x = self.fc(cond).view(latent.shape[0], -1, 4, 4)
         for block in self.blocks:
             x = block(x, labels, cond)
-        return self.to_rgb(x)
+        rgb = self.to_rgb(x)
+        return self.refined(rgb, labels, cond) if self.refine else rgb
+
+    def refined(self, rgb: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The refinement levels alone: a trunk-sized picture → the output resolution."""
+        for level in self.refine:
+            rgb = level(rgb, labels, cond)
+        return rgb.clamp(-1, 1)
 
     def forward(self, z: torch.Tensor, text: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Sample: the standard-normal z is mapped through the text-conditioned prior."""
@@ -115,15 +155,20 @@ class TrainingGenerator(nn.Module):
         super().__init__()
         self.generator, self.encoder = generator, encoder
 
-    def forward(self, eps, text, labels_in, real, labels_true, encode):
+    def forward(self, eps, text, labels_in, real, labels_true, encode, low=None):
+        """With `low` (trunk-sized pictures), also returns them refined under the same conditions:
+        the paired rows of a refinement stage."""
         t, mu_p, lv_p = self.generator.prior_params(text)
         mu_q, lv_q = self.encoder(real, labels_true)
         pick = encode[:, None]
         mu, lv = torch.where(pick, mu_q, mu_p), torch.where(pick, lv_q, lv_p)
-        fake = self.generator.synthesize(mu + eps * torch.exp(0.5 * lv), t, labels_in)
+        latent = mu + eps * torch.exp(0.5 * lv)
+        fake = self.generator.synthesize(latent, t, labels_in)
         kl = 0.5 * (lv_p - lv_q + (lv_q.exp() + (mu_q - mu_p) ** 2) / lv_p.exp() - 1).sum(dim=1)
         kl = (kl * encode).sum() / encode.sum().clamp(min=1)
-        return fake, kl
+        if low is None:
+            return fake, kl
+        return fake, kl, self.generator.refined(low, labels_in, torch.cat([latent, t], dim=1))
 
 
 class PosteriorEncoder(nn.Module):

@@ -25,8 +25,22 @@ def test_evaluate_reports_accuracy_and_diversity(pipeline):
         assert set(result[key]) == set(GROUPS) and all(0 <= v <= 1 for v in result[key].values())
     assert np.isfinite(result["diversity_pixel_std"])
     assert set(result["text_probe"]) == {"train", "heldout"}
+    detail = result["detail_as_shown"]
+    assert detail["size"] == 256 and detail["gradient_ratio"] > 0 and detail["high_freq_ratio"] > 0
     table = format_table(result)
-    assert "text_only" in table and "embedding probe (held-out)" in table
+    assert "text_only" in table and "embedding probe (held-out)" in table and "detail as shown" in table
+
+
+def test_sharpness_ratios_rank_a_blurred_set_below_the_original():
+    from PIL import Image, ImageFilter
+
+    from studio.eval.sharpness import image_scores
+
+    real = render_scenes(6, seed=3, size=128).images
+    blurred = np.stack([np.asarray(Image.fromarray(im).filter(ImageFilter.GaussianBlur(2))) for im in real])
+    same, soft = image_scores(real, real, scale=4), image_scores(blurred, real, scale=4)
+    assert same["gradient_ratio"] == 1 and same["high_freq_ratio"] == 1
+    assert soft["gradient_ratio"] < 0.8 and soft["high_freq_ratio"] < 0.5
 
 
 def test_text_probe_learns_training_wording_and_scores_held_out(pipeline):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_models import build_generator
 
 from studio.inference.pipeline import MemoryAssets, Pipeline, PipelineError
 from studio.inference.registry import ModelError, ModelRegistry, UnknownModelError
@@ -33,6 +35,16 @@ def test_recipes_for_makes_consecutive_seeds(pipeline: Pipeline) -> None:
         pipeline.recipes_for("x", model="nope")
     with pytest.raises(PipelineError, match="not a generator"):
         pipeline.recipes_for("x", model="tiny-up")
+
+
+def test_default_generator_is_the_newest_then_first_by_name(tmp_path: Path, models_dir: Path) -> None:
+    """The default never depends on disk order: highest resolution, newest version, then name."""
+    folder = tmp_path / "models"
+    shutil.copytree(models_dir, folder, symlinks=True)
+    build_generator(folder, name="a-gen")
+    assert Pipeline(ModelRegistry([folder]), device="cpu").default_generator().name == "a-gen"
+    build_generator(folder, name="z-gen", version="1.1")
+    assert Pipeline(ModelRegistry([folder]), device="cpu").default_generator().name == "z-gen"
 
 
 def test_batched_render_shapes_and_variety(pipeline: Pipeline) -> None:

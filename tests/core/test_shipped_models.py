@@ -15,10 +15,9 @@ from studio.inference.registry import ModelRegistry
 from studio.paths import shipped_models_dir
 from studio.world.classes import CLASS_INDEX
 
-GENERATOR = "landscape64"
-pytestmark = pytest.mark.skipif(
-    not (shipped_models_dir() / f"{GENERATOR}.onnx").exists(), reason="the shipped generator is not exported"
-)
+UPSCALERS = {"landscape64": "landscape_sr", "landscape128": "landscape_sr128"}  # generator: its upscaler
+SHIPPED = [g for g in UPSCALERS if (shipped_models_dir() / f"{g}.onnx").exists()]
+pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped generator is exported")
 
 
 @pytest.fixture(scope="module")
@@ -26,49 +25,58 @@ def pipe() -> Pipeline:
     return Pipeline(ModelRegistry([shipped_models_dir()]), device="cpu")
 
 
-def render(pipe: Pipeline, prompt: str, seeds=range(8), size: int = 64, assets=None, sketch=None):
-    recipes = [
-        r.replace(sketch=sketch) for r in pipe.recipes_for(prompt, seed=seeds[0], count=len(seeds), size=size)
-    ]
-    return np.stack(pipe.render(recipes, assets=assets)).astype(np.float32)
+@pytest.fixture(params=SHIPPED)
+def generator(request) -> str:
+    return request.param
+
+
+def render(pipe: Pipeline, model: str, prompt: str, seeds=range(8), size: int = 64, assets=None, sketch=None):
+    recipes = pipe.recipes_for(prompt, seed=seeds[0], count=len(seeds), model=model, size=size)
+    images = pipe.render([r.replace(sketch=sketch) for r in recipes], assets=assets)
+    return np.stack(images).astype(np.float32)
 
 
 def test_registry_accepts_every_shipped_model():
     registry = ModelRegistry([shipped_models_dir()])
     assert not registry.problems, registry.problems
     names = {m.name: m for m in registry.models()}
-    assert {"text_minilm", GENERATOR, "landscape_sr"} <= set(names)
+    assert {"text_minilm", *SHIPPED, *(UPSCALERS[g] for g in SHIPPED)} <= set(names)
     for info in names.values():
         assert info.sha256 == sha256_file(info.path)
         assert info.manifest["training"] and info.manifest["license"]
-    gen = names[GENERATOR]
-    assert gen.example_prompts and gen.concepts and len(gen.label_classes) == 11
-    assert registry.upscaler_for(gen).name == "landscape_sr"
+    for name in SHIPPED:
+        gen = names[name]
+        assert gen.example_prompts and gen.concepts and len(gen.label_classes) == 11
+        assert registry.upscaler_for(gen).name == UPSCALERS[name]
+        assert registry.layout_prior_for(gen).name == "layout_prior64"  # 64 px maps also serve 128 px
+    sharpest = max(SHIPPED, key=lambda g: names[g].resolution)
+    assert Pipeline(registry, device="cpu").default_generator().name == sharpest
 
 
-def test_render_is_deterministic_and_upscaled(pipe):
-    recipe = pipe.recipes_for("a misty lake under snowy mountains at dawn", seed=3, count=1, size=256)[0]
+def test_render_is_deterministic_and_upscaled(pipe, generator):
+    prompt = "a misty lake under snowy mountains at dawn"
+    recipe = pipe.recipes_for(prompt, seed=3, count=1, model=generator, size=256)[0]
     first, second = pipe.render([recipe])[0], pipe.render([recipe])[0]
     assert first.shape == (256, 256, 3) and first.dtype == np.uint8
     assert np.array_equal(first, second)
     assert pipe.provider == "CPUExecutionProvider"
 
 
-def test_seeds_give_varied_images(pipe):
-    images = render(pipe, "a lake in the mountains in the afternoon")
+def test_seeds_give_varied_images(pipe, generator):
+    images = render(pipe, generator, "a lake in the mountains in the afternoon")
     spread = np.std(images, axis=0).mean()  # per-pixel spread across seeds
     assert spread > 8, f"seeds barely change the picture (mean per-pixel std {spread:.1f})"
 
 
-def test_prompt_sets_time_of_day(pipe):
-    night = render(pipe, "a lake under the mountains at night with stars").mean()
-    noon = render(pipe, "a lake under the mountains at noon on a clear sunny day").mean()
+def test_prompt_sets_time_of_day(pipe, generator):
+    night = render(pipe, generator, "a lake under the mountains at night with stars").mean()
+    noon = render(pipe, generator, "a lake under the mountains at noon on a clear sunny day").mean()
     assert noon > night + 25, f"noon {noon:.0f} vs night {night:.0f}"
 
 
-def test_prompt_sets_season(pipe):
-    winter = render(pipe, "a snowy winter meadow during a snowfall")
-    summer = render(pipe, "a green summer meadow with flowers")
+def test_prompt_sets_season(pipe, generator):
+    winter = render(pipe, generator, "a snowy winter meadow during a snowfall")
+    summer = render(pipe, generator, "a green summer meadow with flowers")
     greenness = lambda im: (im[..., 1] - (im[..., 0] + im[..., 2]) / 2).mean()  # noqa: E731
     assert greenness(summer) > greenness(winter) + 5
 
@@ -84,14 +92,14 @@ def sketch_png(rows: list[tuple[str, int]]) -> bytes:
     return buf.getvalue()
 
 
-def test_sketch_controls_layout(pipe):
+def test_sketch_controls_layout(pipe, generator):
     assets = MemoryAssets()
     water = assets.put(sketch_png([("sky", 24), ("water", 40)]))
     grass = assets.put(sketch_png([("sky", 24), ("grass", 40)]))
     prompt = "a landscape at noon"
-    wet = render(pipe, prompt, assets=assets, sketch=water)[:, 32:]
-    green = render(pipe, prompt, assets=assets, sketch=grass)[:, 32:]
+    wet = render(pipe, generator, prompt, assets=assets, sketch=water)[:, 32:]
+    green = render(pipe, generator, prompt, assets=assets, sketch=grass)[:, 32:]
     blue_minus_green = lambda im: (im[..., 2] - im[..., 1]).mean()  # noqa: E731
     assert blue_minus_green(wet) > blue_minus_green(green) + 10
-    sky_then_ground = render(pipe, prompt, assets=assets, sketch=grass)
+    sky_then_ground = render(pipe, generator, prompt, assets=assets, sketch=grass)
     assert sky_then_ground[:, :16].mean() > sky_then_ground[:, 48:].mean()  # bright sky above darker grass

@@ -107,6 +107,42 @@ def test_fine_tune_starts_from_an_exported_generator_with_an_attribute_head(tmp_
     assert manifest["training"]["init"] == {"onnx": str(onnx_path), "sha256": sha256_file(onnx_path)}
 
 
+def test_grown_generator_starts_as_its_trunk_and_trains_only_the_refinement(tmp_path, embed):
+    """A 16 px export grown to 32 px renders the upsampled 16 px picture before training (the
+    refinement residual starts at zero); freeze_trunk then trains the 32 px level alone."""
+    train(TrainConfig(name="tiny", steps=2, **TINY), tmp_path / "base", embed)
+    export_checkpoint(tmp_path / "base" / "checkpoint.pt", tmp_path / "models" / "tiny")
+    onnx_path = tmp_path / "models" / "tiny.onnx"
+    small = Generator(TINY["z_dim"], TINY["ngf"], resolution=16)
+    grown = Generator(TINY["z_dim"], TINY["ngf"], resolution=32, trunk=16)
+    load_onnx_generator(small, onnx_path)
+    load_onnx_generator(grown, onnx_path)
+    z, text = torch.randn(2, TINY["z_dim"]), torch.from_numpy(embed(["a lake", "a forest at dusk"]))
+    labels = torch.zeros(2, 11, 32, 32)
+    labels[:, 0] = 1
+    with torch.no_grad():
+        up = torch.nn.functional.interpolate(
+            small(z, text, labels[:, :, ::2, ::2]), scale_factor=2.0, mode="bilinear"
+        )
+        assert torch.allclose(grown(z, text, labels), up, atol=1e-6)
+    with pytest.raises(ValueError, match="must be the trunk's"):
+        Generator(TINY["z_dim"], TINY["ngf"], resolution=48, trunk=16)
+
+    tiny32 = {**TINY, "resolution": 32}
+    cfg = TrainConfig(
+        name="tiny", steps=2, trunk=16, freeze_trunk=True, encode_fraction=0.0, init=str(onnx_path), **tiny32
+    )
+    train(cfg, tmp_path / "grown", embed)
+    state = load_checkpoint(tmp_path / "grown" / "checkpoint.pt")
+    trunk = {k: v for k, v in state["G"].items() if not k.startswith("refine.")}
+    assert all(torch.equal(v, small.state_dict()[k]) for k, v in trunk.items())
+    assert state["G"]["refine.0.to_rgb.1.weight"].abs().sum() > 0  # the new level learned
+    manifest = export_checkpoint(tmp_path / "grown" / "checkpoint.pt", tmp_path / "models" / "grown")
+    assert manifest["resolution"] == 32 and manifest["training"]["config"]["trunk"] == 16
+    with pytest.raises(ValueError, match="freeze_trunk needs"):
+        train(TrainConfig(name="tiny", steps=1, freeze_trunk=True, **TINY), tmp_path / "bad", embed)
+
+
 def test_upscaler_trains_and_exports(tmp_path, embed):
     cfg = TrainConfig(name="tiny_sr", kind="upscaler", steps=2, scale=2, **TINY)
     train(cfg, tmp_path / "sr", embed)
