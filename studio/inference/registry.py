@@ -294,9 +294,7 @@ class ModelRegistry:
             for m in self._models.values()
             if m.kind == "segmenter" and names and [c.name for c in m.label_classes] == names
         ]
-        if not fits:
-            return None
-        return max(fits, key=lambda m: (m.resolution == info.resolution, m.version_key, m.name))
+        return _best_fit(fits, info)
 
     def layout_prior_for(self, info: ModelInfo) -> ModelInfo | None:
         """A layout prior in the generator's embedding space and classes, at its resolution or one
@@ -314,9 +312,7 @@ class ModelRegistry:
             and info.resolution % m.resolution == 0
             and [c.name for c in m.label_classes] == names
         ]
-        if not fits:
-            return None
-        return max(fits, key=lambda m: (m.resolution == info.resolution, m.version_key, m.name))
+        return _best_fit(fits, info)
 
     def _upscaler_checked(self, info: ModelInfo) -> ModelInfo:
         up = self._models.get(info.upscaler or "")
@@ -330,3 +326,10 @@ class ModelRegistry:
                 f"makes {info.resolution} px"
             )
         return up
+
+
+def _best_fit(fits: list[ModelInfo], info: ModelInfo) -> ModelInfo | None:
+    """Of the helper models that fit a generator: one at its own resolution, then the newest."""
+    if not fits:
+        return None
+    return max(fits, key=lambda m: (m.resolution == info.resolution, m.version_key, m.name))

@@ -161,15 +161,16 @@ def load_onnx_generator(G: Generator, path: Path) -> None:
 
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     state = G.state_dict()
+    fresh = sorted(k for k in state if k not in weights)  # only refinement levels may be new
     wrong = sorted(k for k in state if k in weights and weights[k].shape != tuple(state[k].shape))
-    absent = sorted(k for k in state if k not in weights and not k.startswith("refine."))
-    if wrong or absent:
-        names = ", ".join((wrong + absent)[:3])
-        raise ValueError(f"{path} does not fit this config's generator (z_dim/ngf/trunk): {names}")
-    grown = [k for k in state if k not in weights]  # refinement levels above the file's resolution
+    wrong += [k for k in fresh if not k.startswith("refine.")]
+    if wrong:
+        raise ValueError(
+            f"{path} does not fit this config's generator (z_dim/ngf/trunk): {', '.join(wrong[:3])}"
+        )
     G.load_state_dict({k: torch.from_numpy(weights[k].copy()) if k in weights else state[k] for k in state})
-    if grown:
-        log.info("%d refinement tensors start fresh (grown from %s)", len(grown), path)
+    if fresh:
+        log.info("%d refinement tensors start fresh (grown from %s)", len(fresh), path)
     log.info("generator initialised from %s", path)
 
 
@@ -247,7 +248,7 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
                 fake, kl, lifted = train_g(
                     eps, text, labels_in, x, labels, encode, low + 0.02 * torch.randn_like(low)
                 )
-                rec = (lifted - x).abs().mean() + 0.5 * (_sobel(lifted) - _sobel(x)).abs().mean()
+                rec = _l1_sobel(lifted, x)
             else:
                 fake, kl = train_g(eps, text, labels_in, x, labels, encode)
                 paired = (encode | ~drop).float()
@@ -311,6 +312,11 @@ def _sobel(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, kernel, padding=1, groups=3)
 
 
+def _l1_sobel(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The upscalers' reconstruction loss (also a refinement stage's): L1 on pixels and on edges."""
+    return (out - target).abs().mean() + 0.5 * (_sobel(out) - _sobel(target)).abs().mean()
+
+
 def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
     """L1 + Sobel reconstruction; with `adv_weight`, plus an SRGAN hinge term from a PatchGAN
     critic from step `adv_start` on. Reconstruction dominates, the critic only sharpens texture."""
@@ -340,7 +346,7 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
             lo = F.avg_pool2d(hi, cfg.scale)
             lo = lo + 0.02 * torch.randn_like(lo)  # generator outputs are never perfectly clean
             out = train_u(lo)
-            rec = (out - hi).abs().mean() + 0.5 * (_sobel(out) - _sobel(hi)).abs().mean()
+            rec = _l1_sobel(out, hi)
             metrics = {"l1": rec.item()}
             loss = rec
             if adversarial and step >= cfg.adv_start:
