@@ -42,14 +42,18 @@ def run_project_export(args: argparse.Namespace) -> int:
 
     output = args.output if args.output is not None else Path(f"{args.folder.resolve().name}.zip")
     try:
-        project = Project.open(args.folder, create=False, readonly=True)  # export never changes it
+        # export never changes the project, so it opens it for reading: no lock, works beside the app
+        project = Project.open(args.folder, create=False, readonly=True)
     except ProjectError as exc:
         raise CommandError(str(exc)) from exc
     try:
         for line in project.report:
             print(f"note: {line}", file=sys.stderr)
-        path = export_project_zip(project, output, progress=_Progress("exporting"))
+        notes: list[str] = []
+        path = export_project_zip(project, output, progress=_Progress("exporting"), notes=notes)
         count = len(project.nodes())
+        for line in notes:
+            print(f"note: {line}", file=sys.stderr)
     except ProjectError as exc:
         raise CommandError(str(exc)) from exc
     finally:

@@ -1,11 +1,12 @@
-"""A project as one .zip file: export a consistent snapshot, import it back safely.
+"""Import a project .zip safely (export lives in zip_export; both are reachable from here).
 
-The zip holds `archive.json` (format name and version), `project.sqlite` (a backup-API copy),
-`nodes/*.json` (the journal) and `assets/ab/<sha256>.<ext>`. Import treats the zip as hostile:
-every member name is checked against that layout (no traversal, links or stray files), sizes
-are capped both as declared and as really read (zip bombs), assets must match their names, and
-everything lands in a temporary folder beside the target that is renamed into place only once
-the project in it has opened cleanly, so a failed import leaves nothing behind.
+Import treats the zip as hostile: the entry count and index size are checked before the zip
+is parsed, every member name is checked against the layout (no traversal, links or stray
+files), sizes and compression ratios are capped per member and in total, both as declared and
+as really read (zip bombs), assets must match their names, and the database is rebuilt from
+its rows into a fresh file (no foreign triggers or views). Everything lands in a work folder
+beside the target that is renamed into place only once the project in it has opened cleanly,
+so a failed import leaves nothing behind; one a killed import left is removed the next time.
 """
 
 from __future__ import annotations
@@ -15,16 +16,11 @@ import json
 import logging
 import os
 import re
-import secrets
 import shutil
-import sqlite3
 import stat
-import tempfile
-import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 try:
@@ -32,22 +28,45 @@ try:
 except ImportError:  # Python built without lzma: zipfile then refuses such members itself
     lzma = None  # type: ignore[assignment]
 
-from studio import __version__
+from studio.project.dbheader import HEADER_BYTES, SQLITE_MAGIC, header_problem, user_version
 from studio.project.errors import ProjectError
-from studio.project.fsio import TEMP_PREFIX, fsync_dir
-from studio.project.node import NODE_ID_RE
-from studio.project.recovery import DB_NAME, SQLITE_MAGIC
+from studio.project.fsio import fsync_dir
+from studio.project.leftovers import remove_stale, work_name
+from studio.project.rebuild import UnusableDatabase, rebuild_database
+from studio.project.recovery import DB_NAME, newer_schema_error
+from studio.project.schema import SCHEMA_VERSION
 from studio.project.store import Project
+from studio.project.zip_export import (
+    ARCHIVE_FORMAT,
+    ARCHIVE_VERSION,
+    ASSET_RE,
+    MANIFEST_NAME,
+    Progress,
+    export_project_zip,
+    journal_name_ok,
+)
+from studio.project.zip_limits import (
+    ArchiveError,
+    ArchiveLimits,
+    check_directory,
+    check_member,
+    check_totals,
+    mb,
+)
+
+__all__ = [
+    "ARCHIVE_FORMAT",
+    "ARCHIVE_VERSION",
+    "ArchiveError",
+    "ArchiveLimits",
+    "export_project_zip",
+    "import_project_zip",
+]
 
 log = logging.getLogger(__name__)
 
-ARCHIVE_FORMAT = "synesthesia-studio-project"
-ARCHIVE_VERSION = 1
-MANIFEST_NAME = "archive.json"
 MAX_MANIFEST_BYTES = 64 << 10
 _CHUNK = 1 << 20
-_STORED_EXTS = (".png",)  # already compressed: deflating again only costs time
-_ASSET_RE = re.compile(r"^assets/([0-9a-f]{2})/([0-9a-f]{64})\.[a-z0-9]{1,10}$")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 # what reading a damaged or hostile member can raise (bz2 reports OSError, lzma its own error)
 _READ_ERRORS: tuple[type[Exception], ...] = (
@@ -60,150 +79,29 @@ _READ_ERRORS: tuple[type[Exception], ...] = (
     *((lzma.LZMAError,) if lzma is not None else ()),
 )
 _DIR_RE = re.compile(r"^(nodes|assets|assets/[0-9a-f]{2})/$")
-
-Progress = Callable[[int, int], None]
-
-
-class ArchiveError(ProjectError):
-    """A project zip could not be written or was refused on import; the message says why."""
+_SET_ASIDE_NAME = f"{DB_NAME}.unusable-import"
 
 
-@dataclass(frozen=True)
-class ArchiveLimits:
-    """Caps that keep a hostile zip from filling the disk or memory."""
-
-    max_member_bytes: int = 4 << 30
-    max_total_bytes: int = 64 << 30
-    max_members: int = 1_000_000
-    max_ratio: float = 200.0  # uncompressed/compressed; real projects (PNG, JSON, SQLite) stay far below
-    ratio_floor_bytes: int = 1 << 20  # small members may compress extremely well (empty pages)
-
-
-# ---------------------------------------------------------------- export
-def export_project_zip(project: Project, target: Path, progress: Progress | None = None) -> Path:
-    """Write `project` to the zip file `target` (replaced atomically) and return its path."""
-    target = Path(target).expanduser().absolute()
-    if target.is_dir():
-        raise ArchiveError(f"{target} is a folder; give the name of the .zip file to write")
-    if target.is_relative_to(project.path):
-        raise ArchiveError(f"cannot write the export {target} inside the project folder itself")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=target.parent) as scratch:
-            snapshot = Path(scratch) / DB_NAME
-            journal = _snapshot(project, snapshot)
-            assets = _asset_files(project.path / "assets")
-            total = 2 + len(journal) + len(assets)
-            partial = target.with_name(f"{TEMP_PREFIX}{target.name}-{secrets.token_hex(4)}")
-            try:
-                _write_zip(partial, snapshot, journal, assets, project.path, total, progress)
-                os.replace(partial, target)
-            finally:
-                partial.unlink(missing_ok=True)
-    except OSError as exc:
-        raise ArchiveError(f"could not write {target}: {exc.strerror or exc}") from exc
-    log.info("exported %s (%d nodes, %d assets) to %s", project.path, len(journal), len(assets), target)
-    return target
-
-
-def _snapshot(project: Project, dest: Path) -> dict[str, bytes]:
-    """Copy the database and read the journal while no node can be committed, so they agree.
-
-    Assets need no lock: they are immutable and written before the row that names them, so
-    listing them afterwards finds a superset of what the snapshot uses.
-    """
-    with project._mutex:  # every commit holds it for the row and journal write
-        conn = project._require_conn()
-        copy = sqlite3.connect(dest)
-        try:
-            conn.backup(copy)
-            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"could not copy the database of {project.path}: {exc}") from exc
-        finally:
-            copy.close()
-        journal: dict[str, bytes] = {}
-        nodes = project.path / "nodes"
-        for name in sorted(os.listdir(nodes)) if nodes.is_dir() else []:
-            path = nodes / name
-            if _journal_name_ok(name) and path.is_file() and not path.is_symlink():
-                journal[f"nodes/{name}"] = path.read_bytes()
-    return journal
-
-
-def _journal_name_ok(name: str) -> bool:
-    stem, dot, ext = name.partition(".")
-    return bool(NODE_ID_RE.match(stem)) and dot == "." and ext in ("json", "json.damaged")
-
-
-def _asset_files(root: Path) -> list[tuple[str, Path]]:
-    """(archive name, file) of every complete asset, sorted so exports are reproducible."""
-    found: list[tuple[str, Path]] = []
-    if not root.is_dir():
-        return found
-    for shard in sorted(root.iterdir()):
-        if not shard.is_dir() or shard.is_symlink():
-            continue
-        for path in sorted(shard.iterdir()):
-            name = f"assets/{shard.name}/{path.name}"
-            if _ASSET_RE.match(name) and path.is_file() and not path.is_symlink():
-                found.append((name, path))
-    return found
-
-
-def _write_zip(
-    path: Path,
-    snapshot: Path,
-    journal: dict[str, bytes],
-    assets: list[tuple[str, Path]],
-    project_path: Path,
-    total: int,
-    progress: Progress | None,
-) -> None:
-    manifest = {
-        "format": ARCHIVE_FORMAT,
-        "version": ARCHIVE_VERSION,
-        "app_version": __version__,
-        "created": time.time(),
-        "project_name": project_path.name,
-        "journal_files": len(journal),
-        "assets": len(assets),
-    }
-    done = 0
-
-    def step() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    with zipfile.ZipFile(path, "x", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        zf.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, ensure_ascii=False))
-        step()
-        zf.write(snapshot, DB_NAME)
-        step()
-        for name, data in sorted(journal.items()):
-            zf.writestr(name, data)
-            step()
-        for name, file in assets:
-            method = zipfile.ZIP_STORED if name.endswith(_STORED_EXTS) else zipfile.ZIP_DEFLATED
-            zf.write(file, name, compress_type=method)
-            step()
-    with open(path, "rb+") as fh:
-        os.fsync(fh.fileno())
-
-
-# ---------------------------------------------------------------- import
 def import_project_zip(
     zip_path: Path,
     target_folder: Path,
     progress: Progress | None = None,
     limits: ArchiveLimits = ArchiveLimits(),  # noqa: B008 - frozen, so sharing the default is safe
 ) -> Project:
-    """Unpack a zip made by export_project_zip into the new folder `target_folder` and open it."""
+    """Unpack a zip made by export_project_zip into the new folder `target_folder` and open it.
+
+    `limits` are lowered to what the disk at the target and the memory can spare.
+    """
     zip_path = Path(zip_path).expanduser()
     target = Path(target_folder).expanduser().absolute()
     _check_target(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(target.parent)
+        limits = limits.fitted(target.parent)
+    except OSError as exc:
+        raise ArchiveError(f"cannot create {target.parent}: {exc.strerror or exc}") from exc
+    check_directory(zip_path, limits)
     try:
         zf = zipfile.ZipFile(zip_path)
     except FileNotFoundError:
@@ -215,22 +113,12 @@ def import_project_zip(
     with zf:
         members = _check_members(zf, zip_path, limits)
         _check_manifest(zf, zip_path)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            free = shutil.disk_usage(target.parent).free
-        except OSError as exc:
-            raise ArchiveError(f"cannot create {target.parent}: {exc.strerror or exc}") from exc
-        needed = sum(m.file_size for m in members)
-        if needed > free:
-            raise ArchiveError(
-                f"{zip_path} needs {_mb(needed)} but only {_mb(free)} are free at {target.parent}"
-            )
-        staging = target.with_name(f"{TEMP_PREFIX}{target.name}-import-{secrets.token_hex(4)}")
+        staging = target.parent / work_name(target.name, "importing")
         try:
             staging.mkdir()
             _extract(zf, zip_path, members, staging, limits, progress)
-            _check_database(staging / DB_NAME, zip_path)
-            report = _open_report(staging, zip_path)
+            notes = _rebuild_database(staging, zip_path)
+            report = notes + _open_report(staging, zip_path)
             _move_into_place(staging, target)
         except OSError as exc:
             raise ArchiveError(f"could not import {zip_path} into {target}: {exc.strerror or exc}") from exc
@@ -240,6 +128,37 @@ def import_project_zip(
     project = Project.open(target, create=False)
     project.report[:0] = [line for line in report if line not in project.report]
     return project
+
+
+def _rebuild_database(staging: Path, zip_path: Path) -> list[str]:
+    """Replace the unpacked database by one rebuilt from its rows; report lines.
+
+    A newer schema is refused; a database that cannot be read is set aside (kept, never used)
+    so the open that follows rebuilds the history from the journal.
+    """
+    db = staging / DB_NAME
+    with open(db, "rb") as fh:
+        header = fh.read(HEADER_BYTES)
+    if not header.startswith(SQLITE_MAGIC):
+        raise ArchiveError(f"{zip_path} is damaged: {DB_NAME} is not an SQLite database")
+    problem = header_problem(header)
+    if problem is None and user_version(header) > SCHEMA_VERSION:
+        message = str(newer_schema_error(Path(zip_path.name), user_version(header)))
+        raise ArchiveError(message.replace("the project was not changed", "nothing was imported"))
+    fresh = db.with_name(f"{DB_NAME}.rebuilt")
+    try:
+        if problem is not None:
+            raise UnusableDatabase(problem)
+        notes = rebuild_database(db, fresh)
+    except UnusableDatabase as exc:
+        os.replace(db, db.with_name(_SET_ASIDE_NAME))
+        log.warning("the database in %s is unusable (%s); rebuilding from the journal", zip_path, exc)
+        return [
+            f"The database in the zip could not be used ({exc}); it is kept as {_SET_ASIDE_NAME} "
+            "and the history was rebuilt from the journal."
+        ]
+    os.replace(fresh, db)
+    return notes
 
 
 def _open_report(staging: Path, zip_path: Path) -> list[str]:
@@ -253,10 +172,6 @@ def _open_report(staging: Path, zip_path: Path) -> list[str]:
         raise ArchiveError(f"{zip_path} cannot be imported: {exc}".replace(str(staging), "it")) from exc
     (staging / "project.lock").unlink(missing_ok=True)
     return report
-
-
-def _mb(n: int) -> str:
-    return f"{n / (1 << 20):.1f} MB"
 
 
 def _check_target(target: Path) -> None:
@@ -290,8 +205,8 @@ def _expected(name: str) -> bool:
     if name in (MANIFEST_NAME, DB_NAME):
         return True
     if name.startswith("nodes/"):
-        return _journal_name_ok(name[len("nodes/") :])
-    match = _ASSET_RE.match(name)
+        return journal_name_ok(name[len("nodes/") :])
+    match = ASSET_RE.match(name)
     return bool(match) and match.group(1) == match.group(2)[:2]
 
 
@@ -299,10 +214,12 @@ def _check_members(zf: zipfile.ZipFile, zip_path: Path, limits: ArchiveLimits) -
     """The file members to extract, after refusing anything unsafe or unexpected."""
     infos = zf.infolist()
     if len(infos) > limits.max_members:
-        raise ArchiveError(f"{zip_path} has {len(infos)} entries; at most {limits.max_members} are allowed")
+        raise ArchiveError(
+            f"{zip_path} was refused: it has {len(infos)} entries, "
+            f"more than the limit of {limits.max_members}"
+        )
     members: list[zipfile.ZipInfo] = []
     seen: set[str] = set()
-    total = 0
     for info in infos:
         name = info.filename
         reason = _bad_name_reason(name)
@@ -326,23 +243,9 @@ def _check_members(zf: zipfile.ZipFile, zip_path: Path, limits: ArchiveLimits) -
                 f"{zip_path} was refused: unexpected entry {name!r} "
                 "(not a Synesthesia Studio project archive, or a damaged one)"
             )
-        if info.file_size > limits.max_member_bytes:
-            raise ArchiveError(
-                f"{zip_path} was refused: {name!r} would unpack to {_mb(info.file_size)}, "
-                f"more than the limit of {_mb(limits.max_member_bytes)}"
-            )
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > limits.ratio_floor_bytes and ratio > limits.max_ratio:
-            raise ArchiveError(
-                f"{zip_path} was refused: {name!r} is compressed {ratio:.0f} times, "
-                "which only a zip bomb does"
-            )
-        total += info.file_size
-        if total > limits.max_total_bytes:
-            raise ArchiveError(
-                f"{zip_path} was refused: it would unpack to more than {_mb(limits.max_total_bytes)}"
-            )
+        check_member(zip_path, info, limits)
         members.append(info)
+    check_totals(zip_path, members, limits)
     names = {m.filename for m in members}
     if MANIFEST_NAME not in names:
         raise ArchiveError(
@@ -360,7 +263,7 @@ def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, zip_pa
     except _READ_ERRORS as exc:
         raise ArchiveError(f"{zip_path} is damaged: cannot read {info.filename} ({exc})") from exc
     if len(data) > limit:
-        raise ArchiveError(f"{zip_path} was refused: {info.filename} is larger than {_mb(limit)}")
+        raise ArchiveError(f"{zip_path} was refused: {info.filename} is larger than {mb(limit)}")
     return data
 
 
@@ -416,7 +319,7 @@ def _extract(
                     )
                 digest.update(chunk)
                 out.write(chunk)
-        match = _ASSET_RE.match(info.filename)
+        match = ASSET_RE.match(info.filename)
         if match and digest.hexdigest() != match.group(2):
             raise ArchiveError(
                 f"{zip_path} is damaged: {info.filename} does not contain what its name promises"
@@ -433,14 +336,6 @@ def _member_chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_path: Path) -
                 yield chunk
     except _READ_ERRORS as exc:
         raise ArchiveError(f"{zip_path} is damaged: cannot read {info.filename} ({exc})") from exc
-
-
-def _check_database(db: Path, zip_path: Path) -> None:
-    """Refuse a database slot that holds something else; Project.open handles real SQLite damage."""
-    with open(db, "rb") as fh:
-        header = fh.read(len(SQLITE_MAGIC))
-    if header != SQLITE_MAGIC:
-        raise ArchiveError(f"{zip_path} is damaged: {DB_NAME} is not an SQLite database")
 
 
 def _move_into_place(staging: Path, target: Path) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from studio.project.errors import ProjectError
 from studio.project.fsio import atomic_write, fsync_dir, remove_temp_files
 from studio.project.node import NODE_ID_RE, Node, node_from_parts, node_to_dict
+from studio.recipe import loads
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,7 @@ class Journal:
         return {stem for stem in stems if NODE_ID_RE.match(stem)}
 
     def write(self, node: Node, deleted: bool, durable: bool = True) -> None:
-        data = {"format": JOURNAL_FORMAT, **node_to_dict(node, deleted)}
-        text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-        atomic_write(self.file(node.id), text.encode("utf-8"), durable=durable)
+        atomic_write(self.file(node.id), journal_bytes(node, deleted), durable=durable)
 
     def write_many(self, entries: list[tuple[Node, bool]]) -> None:
         """Write many files with one sync at the end (repairs after a migration or rebuild)."""
@@ -102,6 +102,27 @@ class Journal:
             raise JournalError(f"{path.name} (deleted must be true or false)")
         return node, deleted
 
+    def unreadable(self, ids: Iterable[str]) -> list[str]:
+        """The ids whose file exists but cannot be read back as that node's record.
+
+        A quick check (a JSON object naming the node) that runs on every open, so damage is
+        found while the database still holds the record to rewrite the file from.
+        """
+        bad: list[str] = []
+        prefix = os.path.join(self.root, "")
+        for node_id in ids:
+            try:
+                with open(f"{prefix}{node_id}{SUFFIX}", "rb") as fh:
+                    data = loads(fh.read().decode("utf-8"))
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+                bad.append(node_id)
+                continue
+            if not isinstance(data, dict) or data.get("id") != node_id:
+                bad.append(node_id)
+        return bad
+
     def set_aside(self, node_id: str) -> None:
         """Rename an unreadable file so it is kept for inspection but not reported on every open."""
         path = self.file(node_id)
@@ -112,6 +133,12 @@ class Journal:
 
     def remove_temp_files(self) -> int:
         return remove_temp_files(self.root)
+
+
+def journal_bytes(node: Node, deleted: bool) -> bytes:
+    """The journal record of `node`, as written to its file and into exported zips."""
+    data = {"format": JOURNAL_FORMAT, **node_to_dict(node, deleted)}
+    return json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 def ensure_writable_text(value: str, what: str) -> str:

@@ -1,7 +1,8 @@
-"""One app instance per project: an OS file lock on `project.lock` holding the owner's pid.
+"""One writer per project: an OS file lock on `project.lock` holding the owner's pid.
 
 The OS drops the lock when the process ends, however it ends, so a killed app never leaves a
-stale lock behind; the pid in the file only serves the error message.
+stale lock behind; the pid in the file only serves the error message. Readers take no lock:
+they read a copy of the database (SQLite lets readers work beside a WAL writer).
 """
 
 from __future__ import annotations
@@ -22,57 +23,48 @@ else:
 
 LOCK_NAME = "project.lock"
 _WIN_LOCK_OFFSET = 1 << 20  # Windows locks are mandatory: lock a byte past the readable owner info
-_READONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
 _UNSUPPORTED_ERRNOS = (errno.ENOLCK, errno.ENOTSUP, errno.EOPNOTSUPP)
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation in the owner note
 
 
 class ProjectLock:
-    """A held lock; `release()` (or process death) frees it."""
+    """A held lock, or none for a reader; `release()` (or process death) frees it."""
 
-    def __init__(self, fd: int | None, path: Path, exclusive: bool, warning: str | None = None) -> None:
+    def __init__(self, fd: int | None, path: Path, warning: str | None = None) -> None:
         self._fd = fd
         self.path = path
-        self.exclusive = exclusive
         self.warning = warning  # set when the project had to be opened without a lock
 
     @classmethod
-    def acquire(cls, folder: Path, shared: bool = False) -> ProjectLock:
-        """Lock `folder`. A shared lock (read-only viewers) coexists with other shared locks.
-
-        In a read-only folder without a lock file no lock is possible; nobody can write there
-        either, so the project is opened unlocked.
-        """
+    def acquire(cls, folder: Path) -> ProjectLock:
+        """Lock `folder` for writing; ProjectLockedError names the process that holds it."""
         path = folder / LOCK_NAME
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_BINARY, 0o644)
         except OSError as exc:
-            if not shared or exc.errno not in (*_READONLY_ERRNOS, errno.ENOENT):
-                raise ProjectError(f"cannot create the lock file {path}: {exc.strerror or exc}") from exc
-            try:
-                fd = os.open(path, os.O_RDONLY | _O_BINARY)
-            except OSError:
-                return cls(None, path, exclusive=False)
-        exclusive = not shared or sys.platform == "win32"
+            raise ProjectError(f"cannot create the lock file {path}: {exc.strerror or exc}") from exc
         try:
-            _lock(fd, exclusive)
+            _lock(fd)
         except OSError as exc:
             os.close(fd)
             if exc.errno in _UNSUPPORTED_ERRNOS:  # some network drives cannot lock at all
                 return cls(
                     None,
                     path,
-                    exclusive=False,
                     warning=f"The project could not be locked ({exc.strerror or exc}); "
                     "make sure no other Synesthesia Studio window has it open.",
                 )
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
                 raise ProjectError(f"cannot lock {path}: {exc.strerror or exc}") from exc
             raise _locked_error(folder, path) from None
-        lock = cls(fd, path, exclusive)
-        if exclusive:
-            lock._write_owner()
+        lock = cls(fd, path)
+        lock._write_owner()
         return lock
+
+    @classmethod
+    def unlocked(cls, folder: Path) -> ProjectLock:
+        """No lock, for readers: they read a copy, so a writer may work beside them."""
+        return cls(None, folder / LOCK_NAME)
 
     def _write_owner(self) -> None:
         assert self._fd is not None
@@ -90,8 +82,7 @@ class ProjectLock:
             return
         fd, self._fd = self._fd, None
         try:
-            if self.exclusive:
-                os.ftruncate(fd, 0)
+            os.ftruncate(fd, 0)
             _unlock(fd)
         except OSError:
             pass
@@ -99,12 +90,12 @@ class ProjectLock:
             os.close(fd)
 
 
-def _lock(fd: int, exclusive: bool) -> None:
+def _lock(fd: int) -> None:
     if sys.platform == "win32":
         os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
     else:
-        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _unlock(fd: int) -> None:

@@ -11,6 +11,8 @@ from studio.project.assets import SHA_RE
 from studio.recipe import Recipe, loads
 
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DAMAGED_AFTER = 2.0**33  # a creation time after ~2242 is damage (1e20 would not even print as a date)
+DAMAGED_AS = 2.0**32  # ~2106: what such a time reads as; nodes added after it still order, 1 µs apart
 
 
 @dataclass(frozen=True)
@@ -72,4 +74,5 @@ def node_from_parts(
         raise ValueError("starred must be true or false")
     if not isinstance(note, str):
         raise ValueError("note must be a string")
-    return Node(id, tuple(parents), kind, recipe_obj, image, float(created), bool(starred), note)
+    created = float(created) if 0.0 <= created <= DAMAGED_AFTER else (DAMAGED_AS if created > 0 else 0.0)
+    return Node(id, tuple(parents), kind, recipe_obj, image, created, bool(starred), note)

@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.project.dbheader import HEADER_BYTES, header_problem, user_version
 from studio.project.errors import ProjectError
-from studio.project.schema import HEADER_USER_VERSION_OFFSET, SCHEMA_VERSION, migrate, missing_columns
+from studio.project.schema import SCHEMA_VERSION, migrate, missing_columns
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "project.sqlite"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 _SIDE_FILES = ("-wal", "-shm")
 
 
@@ -43,17 +43,21 @@ def newer_schema_error(folder: Path, version: int) -> ProjectError:
 
 
 def _check_header(folder: Path, db: Path) -> None:
-    """Refuse newer schemas before SQLite touches the file; flag files that are not SQLite at all."""
+    """Refuse newer schemas before SQLite touches the file; flag files that are not SQLite at all.
+
+    A damaged header is damage, whatever version it seems to hold, so the journal can rebuild.
+    """
     try:
         with open(db, "rb") as fh:
-            header = fh.read(100)
+            header = fh.read(HEADER_BYTES)
     except OSError as exc:
         raise ProjectError(f"cannot read {db}: {exc.strerror or exc}") from exc
     if not header:
         return  # an empty file is an empty database to SQLite
-    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        raise DamagedDatabase("it is not an SQLite database")
-    version = int.from_bytes(header[HEADER_USER_VERSION_OFFSET : HEADER_USER_VERSION_OFFSET + 4], "big")
+    problem = header_problem(header)
+    if problem is not None:
+        raise DamagedDatabase(problem)
+    version = user_version(header)
     if version > SCHEMA_VERSION:
         raise newer_schema_error(folder, version)
 
@@ -213,8 +217,8 @@ def open_readonly(folder: Path) -> OpenedDatabase:
         memory = _connect(":memory:")
         migrate(memory)
         report.append(
-            f"The database is damaged ({exc}); the folder is read-only, so it was left as it is "
-            "and the history shown comes from the journal."
+            f"The database is damaged ({exc}); it was opened only for reading, so it was left as "
+            "it is and the history shown comes from the journal."
         )
         return OpenedDatabase(memory, report, rebuilt=True)
 

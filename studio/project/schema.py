@@ -14,7 +14,6 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-HEADER_USER_VERSION_OFFSET = 60  # where SQLite keeps user_version in the 100-byte file header
 NODE_COLUMNS = ("id", "parents", "kind", "recipe", "image", "created", "starred", "note", "deleted")
 
 

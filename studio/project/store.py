@@ -28,6 +28,7 @@ from studio.project.assets import AssetStore
 from studio.project.errors import NodeNotFoundError, ProjectError, ProjectLockedError
 from studio.project.fsio import make_dir
 from studio.project.journal import Journal, JournalError, ensure_writable_text
+from studio.project.leftovers import probe_name, remove_stale
 from studio.project.lock import LOCK_NAME, ProjectLock
 from studio.project.node import Node, node_from_parts
 from studio.project.recovery import DB_NAME, OpenedDatabase, open_readonly, open_writable
@@ -63,7 +64,7 @@ def _write_problem(folder: Path) -> str | None:
 
     because os.access is wrong for root, ACLs, read-only mounts and chattr +i.
     """
-    probe = folder / f".write-probe-{os.getpid()}-{threading.get_ident()}"
+    probe = folder / probe_name()
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
@@ -73,7 +74,7 @@ def _write_problem(folder: Path) -> str | None:
             return "full"
         raise ProjectError(f"cannot use the project folder {folder}: {exc.strerror or exc}") from exc
     os.close(fd)
-    os.unlink(probe)
+    probe.unlink(missing_ok=True)
     return None
 
 
@@ -140,16 +141,18 @@ class Project:
     def open(cls, folder: str | os.PathLike[str], create: bool = True, readonly: bool = False) -> Project:
         """Open (or create) the project in `folder`, recovering what a crash or damage left.
 
-        Raises ProjectLockedError when another app instance has it open, and ProjectError when
-        it cannot be opened at all (newer schema, unreadable folder, not a project). A folder
-        that cannot be written opens read-only, and `report` says so.
+        Raises ProjectLockedError when another app instance has it open for writing, and
+        ProjectError when it cannot be opened at all (newer schema, unreadable folder, not a
+        project). A folder that cannot be written opens read-only, and `report` says so.
+        `readonly` opens take no lock, so they also work while the app has the project open.
         """
         path = _project_folder(folder, create, readonly)
         problem = None if readonly else _folder_problem(path)
         if problem and not any((path / name).exists() for name in (DB_NAME, "nodes")):
             raise ProjectError(f"cannot create a project in {path}: the folder is {problem}")
         writable = not readonly and problem is None
-        lock = ProjectLock.acquire(path, shared=not writable)
+        # reading needs no lock: it works on a copy, beside a writer (the app) if there is one
+        lock = ProjectLock.acquire(path) if writable else ProjectLock.unlocked(path)
         try:
             opened = open_writable(path) if writable else open_readonly(path)
             project = cls(path, lock, opened, readonly=not writable)
@@ -182,6 +185,8 @@ class Project:
             make_dir(self.path / "nodes")
             self._journal.remove_temp_files()
             self.assets.remove_temp_files()
+            for folder in (self.path.parent, self.path, self.path / "nodes", self.path / "assets"):
+                remove_stale(folder)
         conn = self._require_conn()
         rows = conn.execute(
             "SELECT id, parents, kind, recipe, image, created, starred, note, deleted FROM nodes "
@@ -203,16 +208,25 @@ class Project:
         repaired = [n.id for n, _ in recovered if n.id in bad_rows]
         for node_id in repaired:
             del bad_rows[node_id]
+        rewritten: list[str] = []
         if not self.readonly:
-            missing_journal = [(n, d) for n, d in loaded if n.id not in journal_ids]
+            rewritten = self._journal.unreadable(n.id for n, _ in loaded if n.id in journal_ids)
+            stale = set(rewritten)
+            missing_journal = [(n, d) for n, d in loaded if n.id not in journal_ids or n.id in stale]
             try:
                 self._journal.write_many(missing_journal)
             except OSError as exc:
                 log.warning("could not write journal files for %d nodes: %s", len(missing_journal), exc)
+                rewritten = []
         everything = sorted(loaded + recovered, key=lambda item: item[0].created)
         for node, deleted in everything:
             self._index(node, deleted)
         new_nodes = [n.id for n, _ in recovered if n.id not in repaired]
+        if rewritten:
+            self.report.append(
+                f"{_count(len(rewritten), 'journal file')} {_were(len(rewritten))} damaged and "
+                f"rewritten from the database: {_ids_text(rewritten)}."
+            )
         self._report_load(rebuilt, new_nodes, repaired, list(bad_rows.values()), bad_journals)
 
     def _read_journal(self, ids: list[str]) -> tuple[list[tuple[Node, bool]], list[str]]:
@@ -422,6 +436,18 @@ class Project:
                 raise
             self._index(node, False)
             return node
+
+    def repair_journal(self, node_ids: Iterable[str]) -> None:
+        """Rewrite the journal files of `node_ids` from the database's records (found damaged)."""
+        self._check_writable()
+        with self._mutex:
+            entries = [(self.node(i), i in self._deleted) for i in node_ids]
+            try:
+                self._journal.write_many(entries)
+            except OSError as exc:
+                raise ProjectError(
+                    f"could not repair the journal in {self.path}: {exc.strerror or exc}"
+                ) from exc
 
     def set_starred(self, node_id: str, starred: bool) -> Node:
         return self._update(node_id, starred=bool(starred))
