@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from studio.errors import CommandError
+from studio.image_input import ImageInputError, open_image
 from studio.inference.manifest import ModelInfo
+from studio.limits import require
 
 
 def _read(path: Path, what: str) -> bytes:
     try:
+        require(path.stat().st_size, f"reading the {what} {path}")
         return path.read_bytes()
     except OSError as exc:
         raise CommandError(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
@@ -61,12 +63,12 @@ def recipe_inputs(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> tu
 
 
 def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> dict[str, Any]:
-    from studio.audio.io import AudioError, read_audio, wav_bytes
+    from studio.audio.io import MAX_SOUND_SECONDS, AudioError, read_audio, wav_bytes
     from studio.inference.audio_encoder import loudness_strength
 
     rate = pipe.sound_rate(info)
     try:
-        audio = read_audio(_read(args.sound, "sound"), rate=rate, max_seconds=60.0)
+        audio = read_audio(args.sound, rate=rate, max_seconds=MAX_SOUND_SECONDS)  # streams only the cut
     except AudioError as exc:
         raise CommandError(f"{args.sound}: {exc}") from exc
     _warn(list(audio.warnings))
@@ -79,10 +81,9 @@ def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> d
 def _png_of(data: bytes, path: Path) -> bytes:
     """Any readable image as PNG bytes (a JPEG base is stored losslessly from here on)."""
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise CommandError(f"{path} is not a readable image: {exc}") from exc
+        image = open_image(data, str(path))
+    except ImageInputError as exc:
+        raise CommandError(str(exc)) from exc
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG")
     return buffer.getvalue()

@@ -31,12 +31,13 @@ def add_listen(sub: argparse._SubParsersAction) -> None:
 
 
 def run_listen(args: argparse.Namespace) -> int:
+    from studio.audio.io import MAX_SOUND_SECONDS
     from studio.inference.audio_encoder import rank_labels
     from studio.inference.pipeline import Pipeline
 
     pipe = Pipeline(device=args.device)
     rate = pipe.sound_rate(pipe.default_generator())
-    audio = _load_sound(args.sound, rate, max_seconds=600.0)
+    audio = _load_sound(args.sound, rate, max_seconds=MAX_SOUND_SECONDS)
     scores = rank_labels(pipe, pipe.default_generator(), audio.samples)
     width = max(len(name) for name, _, _ in scores)
     for name, score, attributes in scores[: max(1, args.top)]:
@@ -69,7 +70,7 @@ def run_animate(args: argparse.Namespace) -> int:
     import tempfile
 
     from studio.audio.io import write_wav
-    from studio.inference.animation import render_animation, write_animation
+    from studio.inference.animation import animation_frames, frame_count, require_gif_memory, write_animation
     from studio.inference.pipeline import Pipeline
 
     if not 1.0 <= args.fps <= 60.0:
@@ -78,12 +79,15 @@ def run_animate(args: argparse.Namespace) -> int:
     recipe = pipe.recipes_for(args.prompt, seed=args.seed, count=1, model=args.model, size=args.size)[0]
     rate = pipe.sound_rate(pipe.registry.get(recipe.model))
     audio = _load_sound(args.sound, rate, max_seconds=120.0)
+    count = frame_count(len(audio.samples), rate, args.fps)
+    if args.output.suffix.lower() == ".gif":
+        require_gif_memory(count, args.size)
 
     def report(done: int, total: int) -> bool:
         print(f"\rframe {done}/{total}", end="", file=sys.stderr, flush=True)
         return True
 
-    frames = render_animation(
+    frames = animation_frames(
         pipe,
         recipe,
         audio.samples,
@@ -92,10 +96,10 @@ def run_animate(args: argparse.Namespace) -> int:
         follow_loudness=not args.steady,
         progress=report,
     )
-    print(file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "sound.wav"
         write_wav(wav, audio.samples, rate)
-        write_animation(frames, args.output, args.fps, wav)
-    print(f"{args.output} ({len(frames)} frames at {args.fps:g} fps, {pipe.provider})")
+        write_animation(frames, args.output, args.fps, wav)  # renders each frame as the writer takes it
+    print(file=sys.stderr)
+    print(f"{args.output} ({count} frames at {args.fps:g} fps, {pipe.provider})")
     return 0

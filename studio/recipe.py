@@ -18,6 +18,9 @@ RECIPE_VERSION = 1
 MAX_PROMPT_CHARS = 2000
 
 
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1  # 64-bit: each seed stands for its own latent
+
+
 class RecipeError(ValueError):
     """A recipe could not be read: the message says which field and why."""
 
@@ -42,6 +45,13 @@ def _finite(value: object) -> bool:
         return math.isfinite(float(value))
     except OverflowError:
         return False
+
+
+def _short_int(value: int) -> str:
+    """An integer as text, shortened when long (str() refuses over 4300 digits)."""
+    if value.bit_length() < 200:
+        return str(value)
+    return f"(a {value.bit_length()}-bit {'negative ' if value < 0 else ''}number)"
 
 
 _DECODER = json.JSONDecoder()
@@ -89,6 +99,11 @@ class Recipe:
             raise RecipeError("recipe.model must be a non-empty string")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise RecipeError("recipe.seed must be an integer")
+        if not SEED_MIN <= self.seed <= SEED_MAX:  # beyond 64 bits two seeds would share one latent
+            raise RecipeError(
+                f"seed {_short_int(self.seed)} is out of range: seeds are whole numbers from {SEED_MIN} "
+                f"to {SEED_MAX}"
+            )
         if not isinstance(self.size, int) or not 16 <= self.size <= 4096:
             raise RecipeError("recipe.size must be an integer from 16 to 4096")
         if not isinstance(self.strength, int | float) or not _finite(self.strength):

@@ -20,9 +20,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from studio.limits import MemoryLimitError, require
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+MAX_SOUND_SECONDS = 60.0  # what a sound edit or `studio listen` hears: only this much is read
+MAX_SOURCE_RATE = 384_000  # the highest rate audio interfaces record at; above it a header lies
 SILENCE_PEAK_DB = -60.0  # quieter than this is treated as silence
 CLIP_LEVEL = 0.999  # a sample this close to full scale counts as clipped
 CLIP_FRACTION = 0.01  # warn when more than this fraction of samples is clipped
@@ -105,15 +109,25 @@ def read_frames(
         handle = io.BytesIO(source)
     try:
         with sf.SoundFile(handle) as f:
-            rate, total = int(f.samplerate), int(f.frames)
+            rate, total, channels = int(f.samplerate), int(f.frames), int(f.channels)
+            if not 0 < rate <= MAX_SOURCE_RATE:
+                raise AudioError(
+                    f"{label.capitalize()} says its sample rate is {rate} Hz; sounds up to "
+                    f"{MAX_SOURCE_RATE} Hz can be used (the header is damaged, or it is not audio)."
+                )
             limit = total if max_seconds is None else min(total, int(round(max_seconds * rate)))
+            require(limit * channels * 4, f"reading {label} ({limit} frames of {channels} channels)")
             data = f.read(frames=limit, dtype="float32", always_2d=True)
+    except MemoryLimitError as exc:
+        raise AudioError(f"{exc}.") from exc
+    except AudioError:
+        raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise AudioError(
             f"{label.capitalize()} is not a readable sound (WAV, FLAC or OGG): it is corrupt or in "
             f"an unknown format ({exc})."
         ) from exc
-    if rate <= 0 or not len(data):
+    if not len(data):
         raise AudioError(f"{label.capitalize()} contains no audio samples.")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{label.capitalize()} contains invalid samples (NaN or infinity).")

@@ -10,10 +10,10 @@ two source images' ratios on the same border (a hard paste is 10–50× larger; 
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageFilter
+
+from studio.image_input import ImageInputError, open_image
 
 FEATHER_FRACTION = 0.03  # default Gaussian sigma as a fraction of the image side
 MAX_FEATHER_FRACTION = 0.15
@@ -26,10 +26,9 @@ class MaskError(ValueError):
 def read_mask(png: bytes, size: int) -> np.ndarray:
     """A mask PNG as float32 [size, size] in 0..1 (white = regenerate), resized smoothly."""
     try:
-        image = Image.open(io.BytesIO(png))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise MaskError(f"the mask is not a readable image: {exc}") from exc
+        image = open_image(png, "the mask")
+    except ImageInputError as exc:
+        raise MaskError(str(exc)) from exc
     if image.mode in ("RGBA", "LA"):
         image = image.getchannel("A") if _alpha_used(image) else image.convert("L")
     gray = image.convert("L")

@@ -16,6 +16,7 @@ from typing import Any
 
 from studio import paths
 from studio.hashing import sha256_file
+from studio.inference.external_data import ProtobufError, external_files
 from studio.inference.manifest import (
     FP16_SUFFIX,
     KINDS,
@@ -127,8 +128,33 @@ def load_model(manifest_path: Path) -> ModelInfo:
             f"{info.path.name}: sha256 is {actual[:12]}… but {manifest_path.name} says {info.sha256[:12]}… "
             "(the file is damaged or was changed after export; re-export or fix the manifest)"
         )
+    _check_external_data(info, info.path)
     _check_graph(info)
     return _checked_fp16(info)
+
+
+def _check_external_data(info: ModelInfo, model: Path) -> None:
+    """Weights kept in files beside the .onnx are used only when the manifest lists each one with
+    its sha256 and the file matches: the model's own hash does not cover them."""
+    try:
+        locations = external_files(model)
+    except (ProtobufError, OSError) as exc:
+        raise ModelError(f"{model.name}: not a readable ONNX model ({exc})") from exc
+    listed = dict(info.external_data)
+    for location in sorted(locations):
+        if location not in listed:
+            raise ModelError(
+                f"{model.name}: keeps weights in {location!r}, which {info.manifest_path.name} does not "
+                "list with a sha256 under 'external_data'; refused, because those weights are unchecked"
+            )
+        weights = model.parent / location
+        if not weights.is_file():
+            raise ModelError(f"{model.name}: its weights file {location} is missing")
+        if sha256_file(weights) != listed[location]:
+            raise ModelError(
+                f"{location}: sha256 differs from {info.manifest_path.name} (the weights are damaged or "
+                "were changed after export)"
+            )
 
 
 def _checked_fp16(info: ModelInfo) -> ModelInfo:
@@ -140,6 +166,11 @@ def _checked_fp16(info: ModelInfo) -> ModelInfo:
         problem = "is missing"
     elif sha256_file(info.fp16_path) != info.fp16_sha256:
         problem = "does not match its sha256"
+    else:
+        try:
+            _check_external_data(info, info.fp16_path)
+        except ModelError as exc:
+            problem = f"cannot be used ({exc})"
     if problem:
         log.warning("%s %s; %s runs in fp32 on every device", info.fp16_path.name, problem, info.name)
         return dataclasses.replace(info, fp16_path=None, fp16_sha256="")
@@ -168,11 +199,12 @@ class ModelRegistry:
         for folder in self.folders:
             for manifest in self._manifests(folder):
                 try:
-                    info = load_model(manifest)
+                    self._add(found, load_model(manifest))
                 except ModelError as exc:
                     self._problem(manifest, str(exc))
-                    continue
-                self._add(found, info)
+                except Exception as exc:  # a broken model only ever disables itself
+                    log.debug("unexpected problem loading %s", manifest, exc_info=True)
+                    self._problem(manifest, f"{manifest.name}: cannot be used ({type(exc).__name__}: {exc})")
         self._models = found
         self._check_pairing()
         log.info("models: %s; problems: %d", ", ".join(self._models) or "none", len(self.problems))

@@ -8,14 +8,11 @@ nearest class colour, and the user is told how much was mapped.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from studio.inference.layout import index_png
 from studio.inference.manifest import ModelInfo
-from studio.inference.pipeline import PipelineError, sketch_indices
+from studio.inference.pipeline import read_sketch
 
 __all__ = ["index_png", "mask_warnings", "normalise_sketch"]
 
@@ -24,31 +21,20 @@ OFF_PALETTE_TOLERANCE = 12  # per-channel difference still counted as "the palet
 
 def normalise_sketch(data: bytes, info: ModelInfo) -> tuple[bytes, list[str]]:
     """Any sketch image → (class-index PNG at the model's resolution, warnings for the user)."""
+    sketch = read_sketch(data, info)
     warnings: list[str] = []
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PipelineError(f"the sketch is not a readable image: {exc}") from exc
     res = info.resolution or 0
-    if image.size != (res, res):
+    if sketch.size != (res, res):
         warnings.append(
-            f"the sketch is {image.size[0]}x{image.size[1]} px; resized to {res}x{res} (nearest class)"
+            f"the sketch is {sketch.size[0]}x{sketch.size[1]} px; resized to {res}x{res} (nearest class)"
         )
-    if image.mode not in ("L", "P", "I", "I;16"):
-        rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
-        palette = np.asarray([c.color for c in info.label_classes], dtype=np.int32)
-        nearest = np.abs(rgb[:, :, None, :] - palette[None, None]).max(-1).min(-1)
-        off = float((nearest > OFF_PALETTE_TOLERANCE).mean())
-        if off > 0:
-            warnings.append(
-                f"{off:.1%} of the sketch uses colours outside {info.name}'s palette; "
-                "they were mapped to the nearest class"
-            )
-        image = image.convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return index_png(sketch_indices(buffer.getvalue(), info)), warnings
+    off = 0.0 if sketch.off_palette is None else float((sketch.off_palette > OFF_PALETTE_TOLERANCE).mean())
+    if off > 0:
+        warnings.append(
+            f"{off:.1%} of the sketch uses colours outside {info.name}'s palette; "
+            "they were mapped to the nearest class"
+        )
+    return index_png(sketch.indices), warnings
 
 
 def mask_warnings(mask: np.ndarray) -> list[str]:
