@@ -33,7 +33,8 @@ from superqt import QElidingLabel
 from studio.bulk import gc_paused
 from studio.project.store import Node
 from studio.project.tags import TagError, parse_tags
-from studio.recipe_diff import change_label, diff_recipes, short_text
+from ui.line_edit_undo import PassUndoWhenClean
+from ui.row_labels import node_title
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 CONTEXT_ROLE = Qt.ItemDataRole.UserRole + 1  # True: shown only as an ancestor of a match (greyed)
@@ -42,17 +43,6 @@ KINDS = ("generate", "paint", "masked", "sound", "import")
 ALL = ""  # combo data for "no kind / model filter"
 
 IconFor = Callable[[Node], QIcon]
-
-
-def node_title(node: Node, parent: Node | None = None) -> str:
-    """Two lines. A root: its prompt, then its seed. A child: what it changed, then its prompt."""
-    star = "★ " if node.starred else ""
-    prompt = short_text(node.recipe.prompt or "(anything)", 48)
-    kind = "" if node.kind == "generate" else f" · {node.kind}"
-    note = f" · {node.note}" if node.note else ""
-    if parent is None:
-        return f"{star}{prompt}\nseed {node.recipe.seed}{kind}{note}"
-    return f"{star}{change_label(diff_recipes(parent.recipe, node.recipe))}\n{prompt}{kind}{note}"
 
 
 def node_tooltip(node: Node, tags: list[str]) -> str:
@@ -221,11 +211,18 @@ class HistoryPanel(QWidget):
         self.collapse.setAccessibleName("Collapse all")
         self.collapse.setToolTip("Collapse every branch")
         self.collapse.clicked.connect(self.collapse_all)
-        row = QHBoxLayout()
+        # the search box has a row of its own: beside the filters it shrank to "S…" in a narrow panel
+        filters = QHBoxLayout()
+        filters.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.starred_only, self.kind, self.model):
+            filters.addWidget(widget)
+        filters.addStretch(1)
+        filters.addWidget(self.expand)
+        filters.addWidget(self.collapse)
+        row = QVBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.search, 1)
-        for widget in (self.starred_only, self.kind, self.model, self.expand, self.collapse):
-            row.addWidget(widget)
+        row.addWidget(self.search)
+        row.addLayout(filters)
         self._filter_row = row
 
     def _build_inspector(self) -> None:
@@ -255,6 +252,9 @@ class HistoryPanel(QWidget):
             "Search them with #tag."
         )
         self.tags.editingFinished.connect(self._on_tags)
+        self._pass_undo = PassUndoWhenClean(self)
+        for field in (self.note, self.tags):
+            field.installEventFilter(self._pass_undo)
         self.info = QElidingLabel("")
         self.info.setObjectName("muted")
         self.info.setToolTip("Recipe of the selected node")

@@ -37,6 +37,8 @@ META_SKETCH = "paint.sketch"  # asset id of the canvas sketch, saved after every
 META_MASK = "paint.mask"  # asset id of the canvas mask ("" when nothing is masked)
 META_TOKEN = "paint.canvas"  # the canvas token, so saved strokes apply to the restored canvas
 META_BASE = "paint.base"  # the node the canvas paints on
+META_MASKS = "paint.masks"  # {node id: mask asset id}: each picture keeps the mask painted on it
+META_CLEAN = "paint.clean"  # sha of the sketch as loaded or kept: only painting since then is unkept work
 
 
 class PaintController(QObject):
@@ -61,7 +63,6 @@ class PaintController(QObject):
         self._segment_stamp = 0
         self._segment_from = ""
         self.canvas.sketch_changed.connect(self._live)
-        self.canvas.mask_changed.connect(self._live)
         self.canvas.patch_store = lambda data: self.window.project.assets.put(data, "npy")
         self.canvas.edited.connect(self.save_canvas)
         self.panel.sketch_from_image_requested.connect(self.sketch_from_image)
@@ -84,8 +85,10 @@ class PaintController(QObject):
             return
         if self.dirty:
             self.keep()
+        self._stash_mask()
         self.base = node
         self.canvas.set_image(self.window.image_for(node) if node is not None else None)
+        self._show_mask(node)
         if node is None:
             return
         if node.recipe.sketch is not None and self._load_sketch(node.recipe.sketch):
@@ -95,6 +98,33 @@ class PaintController(QObject):
         self._mark_clean()  # until the segmenter's sketch arrives
         self.save_canvas()
         self.sketch_from_image()
+
+    def _masks(self) -> dict[str, str]:
+        masks = self.window.project.meta_get(META_MASKS)
+        return dict(masks) if isinstance(masks, dict) else {}
+
+    def _stash_mask(self) -> None:
+        """Remember the canvas mask with the node it was painted on (forget it once cleared)."""
+        project = self.window.project
+        if self.base is None or project.readonly or project.closed:
+            return
+        masks = self._masks()
+        try:
+            if self.canvas.has_mask():
+                masks[self.base.id] = project.assets.put(self.canvas.mask_png(), "png")
+            elif masks.pop(self.base.id, None) is None:
+                return
+            project.meta_set(META_MASKS, masks)
+        except ProjectError as exc:
+            self.window.notify(f"The mask could not be saved: {exc}")
+
+    def _show_mask(self, node: Node | None) -> None:
+        """The mask painted on this node before, or none: a mask never follows the artist elsewhere."""
+        mask_id = self._masks().get(node.id) if node is not None else None
+        if mask_id:
+            self._load_mask(mask_id)
+        elif self.canvas.has_mask():
+            self.canvas.set_mask(np.zeros((self.canvas.canvas_size,) * 2, np.uint8))
 
     def saved_base(self) -> Node | None:
         """The node the canvas painted on when the project was last open, if it still exists."""
@@ -111,7 +141,6 @@ class PaintController(QObject):
         self._segment_stamp = 0  # a segmentation asked for before the restore must not overwrite it
         self.base = base
         self.canvas.set_image(self.window.image_for(base) if base is not None else None)
-        self._clean = (base.recipe.sketch or "") if base is not None else ""
         blank = np.zeros((self.canvas.canvas_size, self.canvas.canvas_size), np.uint8)
         self.canvas.set_sketch(blank)  # nothing of another project's painting stays on the canvas
         self.canvas.set_mask(blank)
@@ -123,6 +152,8 @@ class PaintController(QObject):
             token = self.window.project.meta_get(META_TOKEN)
             if token:
                 self.canvas.adopt_token(token)  # the saved strokes were made on exactly this canvas
+        # what was clean when the project closed is clean now: a loaded or derived sketch is no edit
+        self._clean = self.window.project.meta_get(META_CLEAN) or _sha(self.canvas.sketch_png())
 
     def _load_sketch(self, sha: str) -> bool:
         """Recipes and the canvas store sketches as class-index PNGs: load one onto the canvas."""
@@ -158,6 +189,7 @@ class PaintController(QObject):
                     META_SKETCH: sketch,
                     META_MASK: mask,
                     META_TOKEN: self.canvas.token,
+                    META_CLEAN: self._clean,
                 }
             )
         except ProjectError as exc:  # e.g. the disk is full: painting goes on, the artist is told
@@ -181,6 +213,8 @@ class PaintController(QObject):
 
     # --- live -----------------------------------------------------------------------------------
     def _live(self) -> None:
+        """Re-render the painted sketch everywhere. The mask only marks where Regenerate in mask will
+        work, so it never limits the live picture (that hid the painted strokes outside it)."""
         if not self.panel.is_live() or not self.canvas.isVisible():
             return
         png = self.canvas.sketch_png()
@@ -188,14 +222,8 @@ class PaintController(QObject):
         recipe = self._recipe(sha)
         if recipe is None:
             return
-        assets = [(sha, png)]
-        if self.canvas.has_mask() and self.base is not None:
-            mask = self.canvas.mask_png()
-            mask_sha = _sha(mask)
-            assets.append((mask_sha, mask))
-            recipe = recipe.replace(mask=mask_sha, extra={**recipe.extra, "base_image": self.base.image})
         self._preview_stamp = self.window.worker.submit(
-            RenderRequest(recipes=(recipe,), commit=False, memory_assets=tuple(assets), lane="paint")
+            RenderRequest(recipes=(recipe,), commit=False, memory_assets=((sha, png),), lane="paint")
         )
 
     def _on_preview(self, stamp: int, image, _recipe) -> None:
@@ -211,6 +239,7 @@ class PaintController(QObject):
         if not self.canvas.sketch().any():
             return None
         self._mark_clean()
+        self.save_canvas()
         return self.window.project.assets.put(self.canvas.sketch_png(), "png")
 
     # --- commits --------------------------------------------------------------------------------
@@ -222,6 +251,7 @@ class PaintController(QObject):
         if recipe is None:
             return 0
         self._clean = sha
+        self.save_canvas()
         parents = (self.base.id,) if self.base is not None else ()
         return self.window.submit_commit(RenderRequest(kind="paint", recipes=(recipe,), parents=parents))
 

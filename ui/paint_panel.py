@@ -196,19 +196,19 @@ class PaintPanel(QWidget):
 
         self.size_slider.valueChanged.connect(lambda v: setattr(canvas, "brush_size", v))
         self.hardness_slider.valueChanged.connect(lambda v: setattr(canvas, "hardness", v))
-        self.opacity_slider.valueChanged.connect(lambda v: setattr(canvas, "overlay_opacity", v))
+        self.opacity_slider.valueChanged.connect(self._set_opacity)
         canvas.tool_changed.connect(self._sync_tool)
         canvas.class_changed.connect(self._sync_class)
         canvas.classes_changed.connect(self._build_palette)
         canvas.brush_size_changed.connect(self.size_slider.setValue)
         canvas.hardness_changed.connect(self.hardness_slider.setValue)
-        canvas.overlay_changed.connect(lambda: self.opacity_slider.setValue(canvas.overlay_opacity))
+        canvas.overlay_changed.connect(self._sync_overlay)
         canvas.mask_changed.connect(self._sync_actions)
         canvas.image_changed.connect(self._sync_actions)
         self._build_palette()
         self.size_slider.setValue(canvas.brush_size)
         self.hardness_slider.setValue(canvas.hardness)
-        self.opacity_slider.setValue(canvas.overlay_opacity)
+        self._sync_overlay()
         self._sync_tool(canvas.tool)
         self._sync_actions()
 
@@ -262,6 +262,18 @@ class PaintPanel(QWidget):
             self.class_buttons[index] = button
             self._palette_layout.addWidget(button, slot // 2, slot % 2)
         self._sync_class(self.canvas.current_class)
+
+    def _set_opacity(self, value: float) -> None:
+        """Moving the slider sets the opacity and shows the overlay again if O had hidden it."""
+        self.canvas.overlay_opacity = value
+        self.canvas.overlay_visible = True
+
+    def _sync_overlay(self) -> None:
+        """A hidden overlay reads 0.00: the slider says how strongly the classes cover the picture now."""
+        shown = self.canvas.overlay_opacity if self.canvas.overlay_visible else 0.0
+        self.opacity_slider.blockSignals(True)
+        self.opacity_slider.setValue(shown)
+        self.opacity_slider.blockSignals(False)
 
     def _sync_tool(self, tool: str) -> None:
         self.tool_buttons[Tool(tool)].setChecked(True)

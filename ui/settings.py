@@ -19,6 +19,8 @@ SIZES = (64, 128, 256)
 MIN_COUNT, MAX_COUNT = 4, 9
 MAX_RECENT_PROJECTS = 10
 MAX_RECENT_PROMPTS = 30
+WINDOW_SIZE = (1280, 800)
+MIN_WINDOW = 640
 
 
 @dataclass
@@ -34,6 +36,10 @@ class Settings:
     last_project: str = ""
     recent_projects: list[str] = field(default_factory=list)
     recent_prompts: list[str] = field(default_factory=list)
+    window_size: list[int] = field(default_factory=lambda: list(WINDOW_SIZE))  # restored on start
+    maximized: bool = False
+    right_tab: int = 0  # the Image / Paint tab last shown
+    dock_state: str = ""  # QMainWindow.saveState() as base64: which dock panel was in front
 
     def __post_init__(self) -> None:
         self.model = self.model if isinstance(self.model, str) else ""
@@ -46,6 +52,12 @@ class Settings:
         self.last_project = self.last_project if isinstance(self.last_project, str) else ""
         self.recent_projects = _strings(self.recent_projects)[:MAX_RECENT_PROJECTS]
         self.recent_prompts = _strings(self.recent_prompts)[:MAX_RECENT_PROMPTS]
+        size = self.window_size
+        valid = isinstance(size, list) and len(size) == 2 and all(_count(v) >= MIN_WINDOW for v in size)
+        self.window_size = list(size) if valid else list(WINDOW_SIZE)
+        self.maximized = bool(self.maximized)
+        self.right_tab = self.right_tab if _count(self.right_tab) in (0, 1) else 0
+        self.dock_state = self.dock_state if isinstance(self.dock_state, str) else ""
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
@@ -88,3 +100,8 @@ class Settings:
 
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
+
+
+def _count(value: Any) -> int:
+    """An int setting as it was written, or -1 for anything else (bools included)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1

@@ -20,6 +20,8 @@ from superqt import QLabeledSlider
 from ui.accessibility import name_parts
 from ui.settings import DEVICES, MAX_COUNT, MIN_COUNT, SIZES, Settings
 
+DIALOG_WIDTH = 520
+
 
 class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, models: list[str], parent: QWidget | None = None) -> None:
@@ -95,7 +97,8 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
         name_parts(self)  # after the layout: the form's widgets are the dialog's children only now
-        self.resize(520, 0)
+        # tall enough for the wrapped explanation at this width (a plain resize cut it mid-sentence)
+        self.resize(DIALOG_WIDTH, max(self.sizeHint().height(), self.heightForWidth(DIALOG_WIDTH)))
 
     def result_settings(self) -> Settings:
         """A copy of the settings with the dialog's choices applied."""

@@ -32,6 +32,7 @@ from studio.variations import (
     recipe_embedder,
 )
 from ui.image_view import to_qimage
+from ui.row_labels import VARIATION_KEY
 from ui.variations_panel import VariationsPanel
 from ui.worker import Job, RenderRequest
 
@@ -101,6 +102,12 @@ class VariationsController(QObject):
         recipe = self.window.project.node(node_id).recipe
         return f"{recipe.prompt or '(anything)'} · seed {recipe.seed}"
 
+    def show_node(self, node: Node) -> None:
+        """Another picture is selected: the controls start from zero on it, as nothing moved it yet."""
+        if node.id != self._direction_base:
+            self._direction_base, self._direction_recipe = "", None
+            self.panel.reset_directions()
+
     # --- vary and seeds -------------------------------------------------------------------------
     def vary(self) -> int:
         """Commit N jittered children of the selected node (kind "vary")."""
@@ -108,13 +115,11 @@ class VariationsController(QObject):
         z_dim = self._z_dim(node.recipe.model) if node is not None else None
         if node is None or z_dim is None:
             return 0
-        children = jitter(
-            node.recipe,
-            z_dim,
-            self.panel.variation_strength(),
-            self.panel.variation_count(),
-            secrets.randbits(32),
-        )
+        strength, count = self.panel.variation_strength(), self.panel.variation_count()
+        children = [
+            child.replace(extra={**child.extra, VARIATION_KEY: strength})  # the row says "variation 0.3"
+            for child in jitter(node.recipe, z_dim, strength, count, secrets.randbits(32))
+        ]
         return self.window.submit_commit(
             RenderRequest(kind="vary", recipes=tuple(children), parents=(node.id,))
         )

@@ -4,11 +4,44 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
+FRAME = 3  # selection frame width in pixels
+
+
+class _FramedTileDelegate(QStyledItemDelegate):
+    """Draws each picture exactly as it is; selection is a frame around it, never a tint, because a
+    tinted tile misleads the artist's colour judgement."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        icon = index.data(Qt.ItemDataRole.DecorationRole)
+        if not isinstance(icon, QIcon):
+            return
+        pixmap = icon.pixmap(option.decorationSize)
+        size = pixmap.deviceIndependentSize().toSize()
+        target = QRect(option.rect.topLeft(), size)
+        target.moveCenter(option.rect.center())
+        painter.drawPixmap(target, pixmap)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.save()
+            pen = QPen(option.palette.color(QPalette.ColorRole.Highlight), FRAME)
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            half = FRAME // 2 + 1
+            painter.drawRect(target.adjusted(-half, -half, half - 1, half - 1))
+            painter.restore()
 
 
 class VariationsGrid(QListWidget):
@@ -27,6 +60,7 @@ class VariationsGrid(QListWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setToolTip("Variations of the last generation. Click to select, double-click to open large.")
         self.setAccessibleName("Results grid")
+        self.setItemDelegate(_FramedTileDelegate(self))
         self._images: list[QImage] = []
         self.itemClicked.connect(lambda item: self.selected.emit(item.data(NODE_ROLE)))
         self.itemDoubleClicked.connect(lambda item: self.opened.emit(item.data(NODE_ROLE)))

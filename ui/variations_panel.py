@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel, QLabeledDoubleSlider
 
 from studio.variations import MAX_PARENTS, Direction
+from ui.accessibility import name_parts
 from ui.theme import set_tooltip_deep
 
 STRIP_THUMB = 56
@@ -314,6 +315,7 @@ class VariationsPanel(QWidget):
             slider.valueChanged.connect(self._direction_changed)
             self.directions_form.addRow(d.name, slider)
             self._direction_sliders[d.name] = slider
+        name_parts(self)  # the sliders arrive after the window named its parts
         self.directions_note.setText(
             "Drag a control to move the selected picture along it."
             if directions

@@ -11,12 +11,18 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QStyle,
+    QStyleOptionButton,
+    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
 from superqt import QCollapsible
 
 from studio.inference.manifest import ModelInfo
+
+MIN_CHIP = 80  # px: the narrowest a chip gets before its text is elided
+QWIDGETSIZE_MAX = (1 << 24) - 1
 
 
 class FlowLayout(QLayout):
@@ -57,16 +63,18 @@ class FlowLayout(QLayout):
         return self.minimumSize()
 
     def minimumSize(self) -> QSize:  # noqa: N802
+        """As narrow as one short chip: wider items are clipped to the width (chips elide their text),
+        so a narrow panel never needs a horizontal scrollbar."""
         size = QSize()
         for item in self._items:
-            size = size.expandedTo(item.minimumSize())
+            size = size.expandedTo(item.minimumSize().boundedTo(QSize(MIN_CHIP, QWIDGETSIZE_MAX)))
         return size
 
     def _arrange(self, rect: QRect, move: bool) -> int:
         x, y, line = rect.x(), rect.y(), 0
         gap = self.spacing()
         for item in self._items:
-            hint = item.sizeHint()
+            hint = item.sizeHint().boundedTo(QSize(max(rect.width(), MIN_CHIP), QWIDGETSIZE_MAX))
             if x + hint.width() > rect.right() and line > 0:
                 x, y, line = rect.x(), y + line + gap, 0
             if move:
@@ -76,11 +84,30 @@ class FlowLayout(QLayout):
         return y + line - rect.y()
 
 
+class _Chip(QPushButton):
+    """A button that may be narrower than its text: it paints the text elided (text() stays whole)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.setMinimumWidth(MIN_CHIP)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(MIN_CHIP, super().minimumSizeHint().height())
+
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        option = QStyleOptionButton()
+        self.initStyleOption(option)
+        padding = self.sizeHint().width() - self.fontMetrics().horizontalAdvance(self.text())
+        room = self.width() - padding
+        option.text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, room)
+        QStylePainter(self).drawControl(QStyle.ControlElement.CE_PushButton, option)
+
+
 def _chips(texts: list[str], on_click, tip: str) -> QWidget:
     box = QWidget()
     flow = FlowLayout(box)
     for text in texts:
-        chip = QPushButton(text)
+        chip = _Chip(text)
         chip.setObjectName("chip")
         chip.setCursor(Qt.CursorShape.PointingHandCursor)
         chip.setToolTip(tip.format(text=text))
@@ -107,6 +134,7 @@ class WelcomePanel(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps, chips elide
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setToolTip("")
         self.show_message("Loading models…")
@@ -179,6 +207,7 @@ class WelcomePanel(QScrollArea):
         layout.setSpacing(10)
         title = QLabel(heading)
         title.setObjectName("heading")
+        title.setWordWrap(True)  # the large heading alone was wider than a narrow panel
         layout.addWidget(title)
         return body, layout
 

@@ -96,10 +96,10 @@ def first_line(panel: HistoryPanel, node_id: str) -> str:
 def test_children_are_labelled_by_what_changed(panel: HistoryPanel, tree: Tree) -> None:
     assert first_line(panel, tree.root.id) == "A misty lake"
     assert first_line(panel, tree.seed.id) == "seed 3 → 7"
-    assert first_line(panel, tree.prompt.id) == "prompt: 'A misty lake' → 'a stormy sea'"
+    assert first_line(panel, tree.prompt.id) == "new prompt"  # the second line shows it
     assert first_line(panel, tree.paint.id) == "sketch"
     assert first_line(panel, tree.sound.id) == "★ sound 0.6"  # relative to the painted parent
-    assert first_line(panel, tree.masked.id) == "mask · base image set"
+    assert first_line(panel, tree.masked.id) == "regenerated in mask"
     assert panel.item(tree.sound.id).parent() is panel.item(tree.paint.id)
     assert "Keeper for the poster" in panel.item(tree.seed.id).text(0)
     assert panel.icons_made() <= len(panel.node_ids())  # made by painting, not by building
