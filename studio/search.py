@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from studio.inference.attributes import RECIPE_KEY as ATTRIBUTES_KEY
+from studio.inference.attributes import attributes_for_prompt
 from studio.inference.image_encoder import ImageEncoder, image_encoder_for
 from studio.inference.manifest import ModelError
 from studio.inference.pipeline import AssetSource, Pipeline, PipelineError
@@ -82,25 +84,46 @@ class NodeIndex:
         return vector / max(float(np.linalg.norm(vector)), 1e-8)
 
     def rank(
-        self, nodes: Sequence[Node], query: np.ndarray, assets: AssetSource | None, limit: int = 9
+        self,
+        nodes: Sequence[Node],
+        query: np.ndarray,
+        assets: AssetSource | None,
+        limit: int = 9,
+        words: str = "",
     ) -> list[tuple[str, float]]:
-        """(node id, cosine) of the best `limit` nodes, best first.
+        """(node id, score) of the best `limit` nodes, best first.
 
-        Nodes are read by their picture when an image encoder is installed; otherwise by their
-        conditioning, and imported pictures (which have none) are skipped."""
+        A node's score is the mean cosine of what its picture shows (image encoder, when
+        installed) and what it was made to show (its conditioning; imported pictures have none),
+        plus ATTRIBUTE_BONUS per scene attribute (time, weather, season) a text query's `words`
+        name that the node's recipe also has, minus it per one it contradicts: the small image
+        encoder alone ranks a grey stormy sea close to "sunny beach" (sand and water)."""
         query = np.asarray(query, dtype=np.float32)
         query = query / max(float(np.linalg.norm(query)), 1e-8)
         by_image = self.image_vectors(nodes, assets)
+        wanted = {g: v for g, v in attributes_for_prompt(words).items() if v is not None}
         scored = []
         for node in nodes:
-            vector = by_image.get(node.image)
-            if vector is None:
-                if node.recipe.extra.get("imported"):
-                    continue
-                vector = self.vector(node.recipe, assets)
-            if vector is not None and vector.shape == query.shape:
-                scored.append((node.id, float(vector @ query)))
+            readings = [by_image.get(node.image)]
+            if not node.recipe.extra.get("imported"):
+                readings.append(self.vector(node.recipe, assets))
+            cosines = [float(v @ query) for v in readings if v is not None and v.shape == query.shape]
+            if cosines:
+                scored.append((node.id, float(np.mean(cosines)) + _agreement(wanted, node.recipe)))
         return sorted(scored, key=lambda row: -row[1])[:limit]
+
+
+ATTRIBUTE_BONUS = 0.1
+
+
+def _agreement(wanted: dict[str, str], recipe: Recipe) -> float:
+    """+bonus per attribute the query names and the recipe shares, −bonus per one it contradicts."""
+    if not wanted:
+        return 0.0
+    stored = recipe.extra.get(ATTRIBUTES_KEY)
+    has = stored if isinstance(stored, dict) else attributes_for_prompt(recipe.prompt)
+    score = sum((1 if has.get(g) == v else -1) for g, v in wanted.items() if has.get(g) is not None)
+    return ATTRIBUTE_BONUS * score
 
 
 def text_query(pipe: Pipeline, text: str) -> np.ndarray:

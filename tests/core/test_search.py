@@ -100,3 +100,26 @@ def test_with_an_image_encoder_search_reads_what_the_pictures_show(
     fallback = NodeIndex(pipe).rank(project.nodes(), text_query(pipe, "snowy peaks"), MemoryAssets())
     assert sorted(node_id for node_id, _ in fallback) == sorted(ids.values())
     assert len({round(score, 5) for _, score in fallback}) == 1  # one prompt: one conditioning vector
+
+
+def test_sunny_beach_ranks_the_blue_sky_beach_above_grey_stormy_seas(project: Project):
+    """A newcomer's case, on the shipped models: the small image encoder alone ranks a generated
+    grey stormy sea above generated blue-sky beaches for "a sunny beach" (sand and water); what
+    the nodes were made to show and the weather the query names must outweigh it."""
+    from studio.paths import shipped_models_dir
+
+    if not (shipped_models_dir() / "image_encoder.json").is_file():
+        pytest.skip("no shipped image encoder")
+    pipe = Pipeline(device="cpu")
+    recipes = pipe.recipes_for("a stormy sea", seed=1, count=4, size=128)
+    recipes += pipe.recipes_for("a beach under a clear blue sky at noon", seed=1, count=2, size=128)
+    recipes = pipe.imagine_layouts(recipes, lambda png: project.assets.put(png, "png"))
+    ids = [
+        project.add_node(kind="generate", recipe=r, image_png=encode_png(image, None)).id
+        for r, image in zip(recipes, pipe.render(recipes, project.assets), strict=True)
+    ]
+    index = NodeIndex(pipe)
+    ranked = index.rank(
+        project.nodes(), text_query(pipe, "a sunny beach"), project.assets, words="a sunny beach"
+    )
+    assert {node_id for node_id, _ in ranked[:2]} == set(ids[4:])
