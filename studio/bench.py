@@ -98,9 +98,8 @@ def _live(pipe: Pipeline, model: str, repeat: int, size: int) -> dict:
         return row
     window = np.random.default_rng(0).standard_normal(2 * rate).astype(np.float32) * 0.1
 
-    def sound_frame() -> None:
-        vector = pipe.conditioning(info, recipe.prompt, window, 0.7)
-        pipe.render([recipe.replace(extra={"text_embedding": vector.tolist()})], assets, preview=True)
+    def sound_frame() -> None:  # as the worker does it for each live frame
+        pipe.render([pipe.live_sound(recipe, window, 0.7)], assets, preview=True)
 
     sound_ms = _median_ms(sound_frame, repeat)
     row.update({"live_sound_ms": round(sound_ms, 2), "live_sound_fps": round(1000.0 / sound_ms, 1)})

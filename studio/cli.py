@@ -24,6 +24,7 @@ from studio.cli_bench import add_bench
 from studio.cli_project import add_project
 from studio.cli_sound import add_animate, add_listen
 from studio.errors import CommandError
+from studio.inference.attributes import GROUPS, RECIPE_KEY, describe
 from studio.recipe import RecipeError
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--private", action="store_true", help="strip the prompt from the embedded recipe")
     p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default auto)")
     p.add_argument("--sketch", type=Path, help="semantic sketch PNG in the model's palette colours")
+    _add_attribute_options(p)
     p.add_argument(
         "--no-layout",
         action="store_true",
@@ -98,6 +100,13 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_generate)
 
 
+def _add_attribute_options(p: argparse.ArgumentParser) -> None:
+    """--time/--weather/--season pin a scene attribute over what the prompt says (generators with
+    an attribute input; `studio models` lists which)."""
+    for group, values in GROUPS.items():
+        p.add_argument(f"--{group}", choices=values, help=f"pin the {group} ({', '.join(values)})")
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from studio.cli_inputs import recipe_inputs
     from studio.inference.pipeline import MemoryAssets
@@ -106,7 +115,12 @@ def run_generate(args: argparse.Namespace) -> int:
     output = args.output if args.output is not None or args.project is not None else Path("out.png")
     pipe = _pipeline(args.device)
     recipes = pipe.recipes_for(
-        args.prompt, seed=args.seed, count=args.count, model=args.model, size=args.size
+        args.prompt,
+        seed=args.seed,
+        count=args.count,
+        model=args.model,
+        size=args.size,
+        attributes={g: getattr(args, g) for g in GROUPS},
     )
     project = _open_project(args.project, create=True) if args.project is not None else None
     try:
@@ -117,6 +131,8 @@ def run_generate(args: argparse.Namespace) -> int:
             recipes = pipe.imagine_layouts(recipes, lambda png: assets.put(png, "png"))
         images = pipe.render(recipes, assets)
         _show_notices(pipe)
+        if RECIPE_KEY in recipes[0].extra:  # say what the generator was told, so a miss can be corrected
+            print(f"scene: {describe(recipes[0].extra[RECIPE_KEY], recipes[0].prompt)}")
         pngs = [
             encode_png(image, recipe, private=args.private)
             for image, recipe in zip(images, recipes, strict=True)
@@ -180,7 +196,14 @@ def _manifest_summary(path: Path) -> tuple[str, str, str]:
         data = read_manifest(path.with_suffix(".json"))
     except ModelError:
         return path.name, "?", "?"
-    return str(data.get("name") or path.stem), str(data.get("kind") or "?"), str(data.get("version") or "?")
+    name, kind, version = (data.get("name") or path.stem, data.get("kind") or "?", data.get("version") or "?")
+    return _cell(name), _cell(kind), _cell(version)
+
+
+def _cell(value: object, width: int = 24) -> str:
+    """A manifest value as a table cell: a hostile one (5,000 digits) must not widen the table."""
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ---------------------------------------------------------------- history
@@ -253,6 +276,7 @@ def _find_node(project: Project, key: str) -> Any:
 
 def run_render(args: argparse.Namespace) -> int:
     from studio.pngmeta import encode_png, read_pixels
+    from studio.project.errors import ProjectError
 
     project = _open_project(args.project, create=False)
     try:
@@ -265,12 +289,21 @@ def run_render(args: argparse.Namespace) -> int:
         pipe = _pipeline(args.device)
         (image,) = pipe.render([node.recipe], assets=project.assets)
         _show_notices(pipe)
-        stored = read_pixels(project.assets.get(node.image)) if project.assets.has(node.image) else None
+        png = encode_png(image, node.recipe)
+        try:
+            stored = read_pixels(project.assets.get(node.image)) if project.assets.has(node.image) else None
+            damaged = False
+        except ProjectError:  # the stored pixels are a damaged cache; the recipe is the truth
+            stored, damaged = None, True
+        repaired = damaged and project.assets.restore(node.image, png)
     finally:
         project.close()
-    _write(args.output, encode_png(image, node.recipe))
+    _write(args.output, png)
     print(args.output)
-    if stored is None:
+    if damaged:
+        fixed = "; the project's copy was repaired" if repaired else ""
+        print(f"the stored image of node {node.id} was damaged; re-rendered from its recipe{fixed}")
+    elif stored is None:
         print(f"the stored image of node {node.id} is missing; cannot compare")
     elif stored.shape == image.shape and np.array_equal(stored, image):
         print(f"pixels identical to the stored image of node {node.id} (on {pipe.provider})")
@@ -312,9 +345,9 @@ def _positive_int(text: str) -> int:
 
 
 def _train_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    from studio.cli_train import add_eval, add_export, add_export_text, add_fp16, add_train
+    from studio.cli_train import add_eval, add_export, add_export_text, add_fp16, add_sheet, add_train
 
-    return [add_train, add_export, add_export_text, add_fp16, add_eval]
+    return [add_train, add_export, add_export_text, add_fp16, add_eval, add_sheet]
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -353,10 +386,27 @@ def _command_names(parser: argparse.ArgumentParser) -> set[str]:
 
 def _error_types() -> tuple[type[BaseException], ...]:
     """The errors that mean "your input or setup is wrong", not "the program is broken"."""
+    from PIL.Image import DecompressionBombError
+
+    from studio.audio.io import AudioError
+    from studio.image_input import ImageInputError
+    from studio.inference.compose import MaskError
     from studio.inference.manifest import ModelError
     from studio.inference.pipeline import PipelineError
+    from studio.limits import MemoryLimitError
 
-    types: list[type[BaseException]] = [CommandError, ModelError, PipelineError, RecipeError, OSError]
+    types: list[type[BaseException]] = [
+        CommandError,
+        ModelError,
+        PipelineError,
+        RecipeError,
+        OSError,
+        AudioError,
+        MaskError,
+        ImageInputError,
+        MemoryLimitError,
+        DecompressionBombError,
+    ]
     try:
         from studio.project.errors import ProjectError
 
@@ -384,6 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `studio history DIR | head`: the reader has all it wants
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open so the exit flush does not fail
         return 0
+    except MemoryError:
+        log.debug("out of memory", exc_info=True)
+        print("studio: error: this machine ran out of memory; try a smaller size or count", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:
         expected = isinstance(exc, _error_types())
         log.debug("command failed", exc_info=True)

@@ -228,6 +228,25 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_eval)
 
 
+def add_sheet(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sheet", help="contact sheet: prompts × seeds for each generator beside the world's renders"
+    )
+    p.add_argument("models", nargs="+", help="generator names, e.g. landscape128 landscape128_old")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output PNG")
+    p.add_argument("--size", type=int, default=256, help="render size as the app shows it (default 256)")
+    p.set_defaults(run=run_sheet)
+
+
+def run_sheet(args: argparse.Namespace) -> int:
+    from studio.eval.sheet import model_sheet
+    from studio.inference.pipeline import Pipeline
+
+    args.output.write_bytes(model_sheet(Pipeline(device="cpu"), args.models, size=args.size))
+    print(args.output)
+    return 0
+
+
 def run_eval(args: argparse.Namespace) -> int:
     _require_torch()
     from studio.eval.run import evaluate, format_table

@@ -59,9 +59,35 @@ def _export(
         )
 
 
+# Training configs of a few real steps (tests/core/test_training.py, test_oasis_generator.py).
+TINY_TRAIN = dict(
+    resolution=16,
+    z_dim=8,
+    ngf=4,
+    ndf=4,
+    batch=4,
+    ring_capacity=64,
+    snapshot_every=2,
+    sample_every=2,
+    magp_every=2,
+    threads=1,
+)
+ATTRIBUTE_GROUPS = {
+    "time": ["dawn", "morning", "noon", "afternoon", "sunset", "dusk", "night"],
+    "weather": ["clear", "cloudy", "overcast", "foggy", "rainy", "stormy", "snowy"],
+    "season": ["spring", "summer", "autumn", "winter"],
+}
+ATTR_DIM = sum(len(v) for v in ATTRIBUTE_GROUPS.values())
+
+
 def build_generator(
-    folder: Path, name: str = "tiny-gen", version: str = "1.0", upscaler: str | None = "tiny-up"
+    folder: Path,
+    name: str = "tiny-gen",
+    version: str = "1.0",
+    upscaler: str | None = "tiny-up",
+    attributes: bool = False,
 ) -> Path:
+    """With `attributes`, the generator also takes the scene-attribute and noise inputs."""
     import torch
     from torch import nn
 
@@ -80,19 +106,24 @@ def build_generator(
             x = torch.cat([self.up(x), labels * 2.0], dim=1)
             return torch.tanh(self.conv2(torch.relu(self.conv1(x))))
 
+    class TinyAttributeGenerator(TinyGenerator):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attr = nn.Linear(ATTR_DIM, TEXT_DIM)
+
+        def forward(self, z, text, labels, attrs, noise):  # type: ignore[override]
+            return (super().forward(z, text + self.attr(attrs), labels) + 0.1 * noise).clamp(-1, 1)
+
     torch.manual_seed(0)
-    model = TinyGenerator()
+    model = TinyAttributeGenerator() if attributes else TinyGenerator()
     path = folder / f"{name}.onnx"
     args = (torch.zeros(2, Z_DIM), torch.zeros(2, TEXT_DIM), torch.zeros(2, classes, GEN_RES, GEN_RES))
+    names = ["z", "text", "labels"]
+    if attributes:
+        args += (torch.zeros(2, ATTR_DIM), torch.zeros(2, 1, GEN_RES, GEN_RES))
+        names += ["attributes", "noise"]
     batch = {0: "batch"}
-    _export(
-        model,
-        args,
-        path,
-        ["z", "text", "labels"],
-        ["image"],
-        {"z": batch, "text": batch, "labels": batch, "image": batch},
-    )
+    _export(model, args, path, names, ["image"], {n: batch for n in [*names, "image"]})
     manifest = {
         "name": name,
         "version": version,
@@ -104,9 +135,15 @@ def build_generator(
             tensor("z", ["N", Z_DIM], meaning="latent"),
             tensor("text", ["N", TEXT_DIM], meaning="text embedding"),
             tensor("labels", ["N", classes, GEN_RES, GEN_RES], meaning="one-hot label map"),
+            *(
+                [tensor("attributes", ["N", ATTR_DIM]), tensor("noise", ["N", 1, GEN_RES, GEN_RES])]
+                if attributes
+                else []
+            ),
         ],
         "outputs": [tensor("image", ["N", 3, GEN_RES, GEN_RES], meaning="RGB in [-1, 1]")],
         "resolution": GEN_RES,
+        **({"attribute_groups": ATTRIBUTE_GROUPS} if attributes else {}),
         "z_dim": Z_DIM,
         "label_classes": [
             {"index": c.index, "name": c.name, "display": c.display, "color": list(c.color)}

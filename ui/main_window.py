@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -40,7 +41,7 @@ from studio.recipe import RecipeError
 from ui.accessibility import name_parts
 from ui.commands import GenerateCommand, NoteCommand, StarCommand, TrashCommand
 from ui.compare import CompareDialog
-from ui.history_panel import THUMB, HistoryPanel
+from ui.history_panel import NODE_ROLE, THUMB, HistoryPanel
 from ui.image_view import ImageView, to_qimage
 from ui.paint_controller import PaintController
 from ui.prompt_panel import PromptPanel
@@ -126,13 +127,14 @@ class MainWindow(QMainWindow):
         self._index = None  # studio.search.NodeIndex, built in the worker on the first search
         self._previous = ""  # the node shown before the current one (Compare with Previous)
         self._shown = ""
+        self._branch = ""  # the node the artist chose to work on: new generations become its children
         self._runner = WorkerThread(device or settings.device)
         self.worker = self._runner.worker
         self._build()
         self._build_menus()
         self._connect_worker()
         self.setAcceptDrops(True)
-        self.resize(1280, 800)
+        self._restore_layout()
         self._show_project(project)
         self.worker.load()
 
@@ -160,6 +162,7 @@ class MainWindow(QMainWindow):
         self.right.currentChanged.connect(self._tab_changed)
         self.history = HistoryPanel()
         self.history.node_selected.connect(self.select_node)
+        self.history.tree.itemClicked.connect(lambda item, _column: self._pick(item.data(0, NODE_ROLE)))
         self.history.star_toggled.connect(self.set_star)
         self.history.note_edited.connect(self.set_note)
         self.history.delete_requested.connect(self.delete_node)
@@ -367,6 +370,9 @@ class MainWindow(QMainWindow):
             "Derive the sketch from the picture with the segmenter",
         )
         help_menu = bar.addMenu("&Help")
+        self._action(
+            help_menu, "&Welcome", self.show_welcome, None, "What the generator knows, with prompts to try"
+        )
         self._action(help_menu, "&About", self._about, None, "About Synesthesia Studio")
 
     def _action(self, menu, text: str, slot, shortcut, tip: str) -> QAction:
@@ -410,7 +416,7 @@ class MainWindow(QMainWindow):
         self._show_batch(last)
         painted = self.paint.base
         if painted is not None or last:
-            self.select_node(painted.id if painted is not None else last[0])
+            self.select_node(painted.id if painted is not None else last[0], picked=False)
         if project.report:
             self.notify("Opened with problems:\n" + "\n".join(project.report))
 
@@ -474,13 +480,17 @@ class MainWindow(QMainWindow):
 
     # --- generation ---------------------------------------------------------------------------
     def generate(self) -> int:
-        """Render variations of the prompt; a selected node becomes their parent (a branch)."""
+        """Render variations of the prompt. A node the artist picked, or the one painted on, becomes
+        their parent (a branch); otherwise they start a new root, so a run of fresh prompts never
+        stacks each one under the previous result."""
         prompt = self.prompt_panel.text()
         self.settings.remember_prompt(prompt)
         self.settings.save()
         self.prompt_panel.set_recent(self.settings.recent_prompts)
-        current = self.history.current()
         sketch = self.paint.sketch_for_generate() if self.right.currentWidget() is self.paint.canvas else None
+        current = self._branch if self._branch == self.history.current() else ""
+        if sketch and self.paint.base is not None:
+            current = self.paint.base.id  # the painted node is being edited
         request = RenderRequest(
             prompt=prompt,
             seed=self.prompt_panel.seed_value(),
@@ -490,6 +500,7 @@ class MainWindow(QMainWindow):
             parents=(current,) if current else (),
             sketch=sketch,
             imagine_layout=self.settings.imagine_layout,
+            attributes=self.prompt_panel.attributes.pinned(),
             kind="paint" if sketch else "generate",
         )
         self._latest_stamp = self.worker.submit(request)
@@ -532,9 +543,9 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(GenerateCommand(self.project, ids, self._refresh))
         self._show_batch(ids)
         if ids:
-            self.select_node(ids[0])
+            self.select_node(ids[0], picked=False)
         if stamp == self._latest_stamp:
-            self.statusBar().showMessage(f"{len(ids)} images ready", 4000)
+            self.statusBar().showMessage(f"{len(ids)} {'image' if len(ids) == 1 else 'images'} ready", 4000)
         self.batch_shown.emit(ids)
 
     def _on_failed(self, stamp: int, message: str) -> None:
@@ -556,6 +567,7 @@ class MainWindow(QMainWindow):
             f"The onnxruntime execution provider really in use: {info.provider}{why}"
         )
         self.model_label.setText(f"model: {info.default.name} {info.default.version}")
+        self.prompt_panel.attributes.set_available(bool(info.default.attribute_groups))
         self.welcome.show_model(info.default, info.sounds, info.layouts and self.settings.imagine_layout)
         self.statusBar().showMessage("Models ready", 3000)
         self.models_ready.emit(info)
@@ -572,18 +584,29 @@ class MainWindow(QMainWindow):
         self.speed_label.setText(f"{ms:.0f} ms / image")
 
     # --- selection and views ------------------------------------------------------------------
-    def select_node(self, node_id: str) -> None:
-        """Show a node and restore its recipe, so the next generation branches from it."""
+    def select_node(self, node_id: str, picked: bool = True) -> None:
+        """Show a node and restore its recipe. A node the artist picked is where the next generation
+        branches from; one shown automatically (the first result of a batch) is not."""
         node = self.project.node(node_id)
+        self._branch = node_id if picked else ""
         if self._shown and self._shown != node_id:
             self._previous = self._shown
         self._shown = node_id
         self.prompt_panel.set_recipe(node.recipe.prompt, node.recipe.seed)
+        self.prompt_panel.attributes.show_recipe(node.recipe)
         self.history.select(node_id)
         self.grid.select_node(node_id)
+        if self.grid.count():
+            self.stack.setCurrentWidget(self.grid)
         self.view.set_image(self.image_for(node))
         self.paint.show_node(node)
         self.sound.show_node(node.recipe)
+        self.variations.show_node(node)
+
+    def _pick(self, node_id: str) -> None:
+        """A click on the row already shown (a batch's first result) picks it too: branch from it."""
+        if node_id and node_id == self.history.current():
+            self._branch = node_id
 
     def choose_find_text(self) -> None:
         text, ok = QInputDialog.getText(self, "Find by meaning", "Show images like:")
@@ -612,7 +635,7 @@ class MainWindow(QMainWindow):
                 )
             else:
                 query = text_query(pipe, text or "")
-            return self._index.rank(nodes, query, project.assets)
+            return self._index.rank(nodes, query, project.assets, words=text or "")
 
         stamp = self.worker.submit(Job(run=run, lane="search", queued=False))
         self._search_stamps[stamp] = text if text is not None else (sound.name if sound else "")
@@ -634,6 +657,8 @@ class MainWindow(QMainWindow):
         dialog = CompareDialog(self.image_for(left), self.image_for(right), left.recipe, right.recipe, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()  # keys (Esc closes, arrows move the divider) go to it, with or without a WM
         return dialog
 
     def compare_with_parent(self) -> CompareDialog | None:
@@ -758,11 +783,11 @@ class MainWindow(QMainWindow):
         if not node_id:
             self.notify("Select an image to export first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", f"{node_id[:8]}.png", "PNG images (*.png)")
+        node = self.project.node(node_id)
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", export_name(node), "PNG images (*.png)")
         if not path:
             return
-        current = self.project.node(node_id).recipe.size
-        sizes = [f"{current} px (as shown)", *(f"{s} px" for s in EXPORT_SIZES if s != current)]
+        sizes = export_sizes(node.recipe.size)
         choice, ok = QInputDialog.getItem(self, "Export PNG", "Size:", sizes, 0, False)
         if ok:
             self.export_png(node_id, Path(path), size=int(choice.split()[0]))
@@ -788,7 +813,7 @@ class MainWindow(QMainWindow):
             self.history.add_nodes([result], self._icon)
             self.undo_stack.push(GenerateCommand(self.project, [result.id], self._refresh))
             self._show_batch([result.id])
-            self.select_node(result.id)
+            self.select_node(result.id, picked=False)
             self.statusBar().showMessage(
                 f"{result.recipe.extra.get('imported')} has no recipe: imported as a picture to paint on",
                 8000,
@@ -962,12 +987,33 @@ class MainWindow(QMainWindow):
         self.message_shown.emit(text)
         return box
 
+    def show_welcome(self) -> None:
+        """Help ▸ Welcome: the first-run panel again; selecting a picture goes back to the results."""
+        self.stack.setCurrentWidget(self.welcome)
+
     def _about(self) -> None:
         QMessageBox.about(
             self, APP_TITLE, "Synesthesia Studio: prompts, sketches and sounds become landscapes, offline."
         )
 
+    def _restore_layout(self) -> None:
+        """The window as the artist left it: size, dock order, right tab."""
+        self.resize(*self.settings.window_size)
+        if self.settings.dock_state:
+            self.restoreState(QByteArray.fromBase64(self.settings.dock_state.encode("ascii")))
+        self.right.setCurrentIndex(self.settings.right_tab)
+        if self.settings.maximized:
+            self.setWindowState(Qt.WindowState.WindowMaximized)
+
+    def _remember_layout(self) -> None:
+        size = self.normalGeometry().size() if self.isMaximized() else self.size()
+        self.settings.window_size = [size.width(), size.height()]
+        self.settings.maximized = self.isMaximized()
+        self.settings.right_tab = self.right.currentIndex()
+        self.settings.dock_state = bytes(self.saveState().toBase64()).decode("ascii")
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._remember_layout()
         self.undo_log.close()
         self.sound.panel.stop_all()
         for signal in (self.worker.finished, self.worker.preview, self.worker.job_done):
@@ -978,6 +1024,17 @@ class MainWindow(QMainWindow):
         self.project.close()  # idempotent
         self.settings.save()
         super().closeEvent(event)
+
+
+def export_name(node: Node) -> str:
+    """A file name the artist recognises: the prompt's first words and the seed, not a hash."""
+    words = re.findall(r"[a-z0-9]+", node.recipe.prompt.lower())[:6]
+    return f"{'-'.join(words) or 'landscape'}-seed{node.recipe.seed}.png"
+
+
+def export_sizes(rendered: int) -> list[str]:
+    """The export choices; the first is the picture's own pixels (the view may show it enlarged)."""
+    return [f"{rendered} px (as rendered)", *(f"{s} px" for s in EXPORT_SIZES if s != rendered)]
 
 
 def square_picture(path: Path, size: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.recipe import MAX_PROMPT_CHARS
+from ui.attributes_bar import AttributesBar
 
 SEED_MAX = 2**31 - 1
 LONG_PROMPT = 400  # the text encoder reads ~128 tokens; past this the tail is likely ignored
@@ -57,6 +58,8 @@ class PromptPanel(QWidget):
             "characters are cut."
         )
         self.prompt.textChanged.connect(self._update_counter)
+        self.attributes = AttributesBar()
+        self.prompt.textChanged.connect(self.attributes.set_prompt)
         self.seed = QSpinBox()
         self.seed.setRange(0, SEED_MAX)
         self.seed.setValue(1)
@@ -84,7 +87,11 @@ class PromptPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(row)
-        layout.addWidget(self.counter)
+        below = QHBoxLayout()
+        below.setContentsMargins(0, 0, 0, 0)
+        below.addWidget(self.counter)
+        below.addWidget(self.attributes, 1)
+        layout.addLayout(below)
         self._update_counter()
 
     def text(self) -> str:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LIVE_WINDOW_S = 2.0
+SOUND_NAME_KEY = "sound_name"  # recipe.extra: the file name the artist knows the sound by
+RECORDING_NAME = "recording.wav"
+CAPTURE_NAME = "live capture.wav"
 
 
 class SoundController(QObject):
@@ -60,12 +63,13 @@ class SoundController(QObject):
         node_id = self.window.history.current()
         return self.window.project.node(node_id).recipe if node_id else None
 
-    def _edited(self, recipe: Recipe, sound_sha: str, strength: float) -> Recipe:
-        """The recipe with the sound (and the canvas mask when "only inside the mask" is on)."""
+    def _edited(self, recipe: Recipe, sound_sha: str, strength: float, name: str) -> Recipe:
+        """The recipe with the sound and its name (and the canvas mask when "only inside the mask" is on)."""
         recipe = recipe.replace(
             prompt=self.window.prompt_panel.text(), sound=sound_sha, strength=round(float(strength), 4)
         )
         extra = {k: v for k, v in recipe.extra.items() if k != "text_embedding"}
+        extra[SOUND_NAME_KEY] = name
         canvas = self.window.paint.canvas
         if self.panel.masked() and canvas.has_mask():
             node_id = self.window.history.current()
@@ -74,13 +78,13 @@ class SoundController(QObject):
             extra["base_image"] = self.window.project.node(node_id).image
         return recipe.replace(extra=extra)
 
-    def _commit(self, samples: np.ndarray, strength: float) -> int:
+    def _commit(self, samples: np.ndarray, strength: float, name: str) -> int:
         base = self.base()
         if base is None:
             self.window.notify("Select an image first: a sound edit changes the selected picture.")
             return 0
         sha = self.window.project.assets.put(wav_bytes(samples, SAMPLE_RATE), "wav")
-        recipe = self._edited(base, sha, strength)
+        recipe = self._edited(base, sha, strength, name)
         parent = self.window.history.current()
         return self.window.submit_commit(RenderRequest(kind="sound", recipes=(recipe,), parents=(parent,)))
 
@@ -88,7 +92,9 @@ class SoundController(QObject):
         """Selecting a sound node puts its sound in the panel, so Play plays it back."""
         if recipe.sound is None:
             return
-        path = Path(tempfile.gettempdir()) / "synesthesia-sounds" / f"{recipe.sound}.wav"
+        # a folder per sound, the file under its own name: the panel shows "rain.wav", not a hash
+        name = Path(str(recipe.extra.get(SOUND_NAME_KEY) or "")).name or "sound.wav"
+        path = Path(tempfile.gettempdir()) / "synesthesia-sounds" / recipe.sound / name
         if not path.is_file():
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +119,9 @@ class SoundController(QObject):
         audio = self.panel.current_audio()
         if audio is None:
             return 0
-        return self._commit(np.asarray(audio.samples), self.panel.apply_strength())
+        path = self.panel.current_path()
+        name = path.name if path is not None else RECORDING_NAME
+        return self._commit(np.asarray(audio.samples), self.panel.apply_strength(), name)
 
     def live_frame(self) -> int:
         base = self.base()
@@ -137,7 +145,7 @@ class SoundController(QObject):
         if samples is None or len(samples) == 0:
             self.window.notify("Nothing to capture: start Live with a sound or the microphone first.")
             return 0
-        return self._commit(np.array(samples, dtype=np.float32), self.panel.live_strength())
+        return self._commit(np.array(samples, dtype=np.float32), self.panel.live_strength(), CAPTURE_NAME)
 
     def choose_animation(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -179,10 +187,16 @@ class SoundController(QObject):
                 self.window.notify(result)
                 return
             self.last_listen = [(name, score) for name, score, _ in result]
-            self.panel.set_listen_results(self.last_listen)
+            self.panel.set_listen_results(self.last_listen, self._changes(result[0][2] if result else {}))
         elif stamp == self._animate_stamp:
             self._close_progress()
             self.window.notify(f"Animation written: {result}")
+
+    def _changes(self, implied: dict[str, str]) -> dict[str, str]:
+        """What an edit with the heard sound moves, for a generator with scene attributes."""
+        info = self.window.info.default if self.window.info else None
+        groups = dict(info.attribute_groups) if info is not None else {}
+        return {g: v for g, v in implied.items() if v in groups.get(g, ())}
 
     def _on_progress(self, stamp: int, done: int, total: int) -> None:
         if stamp == self._animate_stamp and self._progress is not None:

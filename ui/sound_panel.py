@@ -64,6 +64,7 @@ LOUDNESS_SECONDS = 0.5  # live loudness follows the last half second, so the pic
 METER_FLOOR_DB = -60
 PEAK_BUCKETS = 512
 NO_MICROPHONE_TEXT = "No microphone found"
+DEVICE_CHARS = 12  # the microphone list is this many characters wide; longer names are elided
 SOUND_FILTERS = "Sounds (*.wav *.flac *.ogg);;WAV (*.wav);;FLAC (*.flac);;OGG (*.ogg);;All files (*)"
 
 
@@ -198,6 +199,11 @@ class SoundPanel(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.setAccessibleName("Microphone")
         self.device_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # a long device name must not widen the dock past the window's edge: the combo elides it
+        self.device_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.device_combo.setMinimumContentsLength(DEVICE_CHARS)
         self.refresh_button = QToolButton()
         self.refresh_button.setText("⟳")
         self.refresh_button.setToolTip("Look for microphones again (after plugging one in)")
@@ -362,11 +368,18 @@ class SoundPanel(QWidget):
         window = self.live_window(LOUDNESS_SECONDS)
         return self.effective_strength(window if window is not None else np.zeros(0, np.float32))
 
-    def set_listen_results(self, results: list[tuple[str, float]]) -> None:
-        """Show what the sound resembles: (caption, score) pairs, best first; the top 3 are shown."""
+    def set_listen_results(
+        self, results: list[tuple[str, float]], changes: dict[str, str] | None = None
+    ) -> None:
+        """Show what the sound resembles: (caption, score) pairs, best first; the top 3 are shown.
+        `changes`: the scene attributes an edit with it will move ("time → night ← Owl")."""
         top = sorted(results, key=lambda r: r[1], reverse=True)[:3]
         lines = [f"{name}  {score:.2f}" for name, score in top]
-        self.listen_label.setText("Sounds like: " + (" · ".join(lines) if lines else "—"))
+        text = "Sounds like: " + (" · ".join(lines) if lines else "—")
+        if changes and top:
+            moves = ", ".join(f"{group} → {value}" for group, value in changes.items())
+            text += f"\nWill change: {moves} ← {top[0][0]} (by the strength)"
+        self.listen_label.setText(text)
 
     def refresh_devices(self, devices: Sequence[InputDevice] | None = None) -> None:
         """List the microphones again (`devices` None asks PortAudio)."""

@@ -56,6 +56,7 @@ class RenderRequest:
     recipes: tuple[Recipe, ...] = ()
     sketch: str | None = None  # asset id of a painted sketch the prompt's variations follow
     imagine_layout: bool = False  # give prompt-only variations a layout from the layout prior
+    attributes: tuple[tuple[str, str], ...] = ()  # scene attributes the artist pinned over the prompt's
     commit: bool = True
     live_sound: Any = None
     strength: float = 0.0
@@ -248,16 +249,19 @@ class InferenceWorker(QObject):
         if project is None:
             raise RuntimeError("no project is open")
         recipes = list(request.recipes) or pipe.recipes_for(
-            request.prompt, seed=request.seed, count=request.count, model=request.model, size=request.size
+            request.prompt,
+            seed=request.seed,
+            count=request.count,
+            model=request.model,
+            size=request.size,
+            attributes=dict(request.attributes),
         )
         if request.sketch is not None:
             recipes = [r.replace(sketch=request.sketch) for r in recipes]
         elif request.imagine_layout:  # recipes with a sketch or an explicit embedding are left as they are
             recipes = pipe.imagine_layouts(recipes, lambda png: project.assets.put(png, "png"))
         if request.live_sound is not None:
-            info = pipe.registry.get(recipes[0].model)
-            vector = pipe.conditioning(info, recipes[0].prompt, request.live_sound, request.strength).tolist()
-            recipes = [r.replace(extra={**r.extra, "text_embedding": vector}) for r in recipes]
+            recipes = [pipe.live_sound(r, request.live_sound, request.strength) for r in recipes]
         assets: AssetSource = project.assets
         if request.memory_assets:
             memory = MemoryAssets()

@@ -27,6 +27,8 @@ from studio.eval.fidelity import sketch_fidelity
 from studio.eval.judge import train_judge
 from studio.eval.phrasing import text_probe
 from studio.eval.sharpness import image_scores
+from studio.inference.attributes import GROUPS, attributes_for_prompt
+from studio.inference.attributes import RECIPE_KEY as ATTRIBUTES_KEY
 from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.world.scene import render_scenes
 
@@ -46,12 +48,7 @@ def evaluate(
     info = pipe.registry.get(model)
     size = info.resolution
     scenes = render_scenes(n, seed=seed, size=size, split="eval")
-    recipes = [
-        r.replace(prompt=caption, seed=seed + i)
-        for i, (r, caption) in enumerate(
-            zip(pipe.recipes_for("", count=n, model=model, size=size), scenes.captions, strict=True)
-        )
-    ]
+    recipes = prompted(pipe, scenes.captions, seed, model, size)
     text_only = np.stack(pipe.render(recipes))
     sketches = MemoryAssets()
     keys = [sketches.put(_png(labels)) for labels in scenes.labels]
@@ -60,9 +57,7 @@ def evaluate(
     )
     generated = {"text_only": text_only, "text_and_sketch": with_sketch}
     trained = render_scenes(n, seed=seed + 2, size=size, split="train")
-    trained_wording = np.stack(
-        pipe.render([r.replace(prompt=c) for r, c in zip(recipes, trained.captions, strict=True)])
-    )
+    trained_wording = np.stack(pipe.render(prompted(pipe, trained.captions, seed, model, size)))
     layouts = MemoryAssets()
     imagined = pipe.imagine_layouts(recipes, layouts.put)
     if any(r.sketch is not None for r in imagined):  # a layout prior is installed
@@ -71,6 +66,17 @@ def evaluate(
     spread = [
         np.stack(pipe.render(pipe.recipes_for(p, seed=1, count=4, model=model, size=size))).std(0).mean()
         for p in prompts
+    ]
+    if info.attribute_groups:  # the scene's own attributes pinned: does the sketch still let them show?
+        given = [
+            r.replace(sketch=k, extra={**r.extra, ATTRIBUTES_KEY: {g: a[g] for g in GROUPS}})
+            for r, k, a in zip(recipes, keys, scenes.attributes, strict=True)
+        ]
+        generated["text_sketch_and_attributes"] = np.stack(pipe.render(given, sketches))
+    with_layout = [r.replace(sketch=k) for r, k in zip(recipes[:8], keys[:8], strict=True)]
+    sketch_spread = [
+        np.stack(pipe.render([r.replace(seed=r.seed + j) for j in range(4)], sketches)).std(0).mean()
+        for r in with_layout
     ]
     result = {
         "model": model,
@@ -82,10 +88,17 @@ def evaluate(
         "text_probe": text_probe(
             lambda texts: pipe.encode_text(info, texts), scenes.captions, scenes.attributes
         ),
+        "attribute_reader": reader_accuracy(scenes.captions, scenes.attributes),
         "diversity_pixel_std": round(float(np.mean(spread)) / 255, 4),
+        "diversity_with_sketch_pixel_std": round(float(np.mean(sketch_spread)) / 255, 4),
+        "controls": control_strength(pipe, model, size),
         "sketch_fidelity": sketch_fidelity(pipe, info, scenes.labels, with_sketch, scenes.images),
         "chance": {"time": 1 / 7, "weather": 1 / 7},
     }
+    if "text_sketch_and_attributes" in generated:
+        result["text_sketch_and_attributes"] = judge.accuracy(
+            generated.pop("text_sketch_and_attributes"), scenes.attributes
+        )
     if "text_with_imagined_layout" in generated:
         result["text_with_imagined_layout"] = judge.accuracy(
             generated["text_with_imagined_layout"], scenes.attributes
@@ -96,6 +109,43 @@ def evaluate(
     if retrieval:
         result["image_encoder"] = retrieval
     return result
+
+
+def prompted(pipe: Pipeline, captions: list[str], seed: int, model: str, size: int) -> list:
+    """One recipe per caption, made as the app makes them (so the attributes are read from it)."""
+    return [
+        pipe.recipes_for(c, seed=seed + i, count=1, model=model, size=size)[0] for i, c in enumerate(captions)
+    ]
+
+
+def reader_accuracy(captions: list[str], attributes: list[dict]) -> dict:
+    """How often the prompt reader (studio.inference.attributes) names each scene's true time and
+    weather from held-out wording; a miss is mostly "unknown", which leaves it to the text."""
+    read = [attributes_for_prompt(c) for c in captions]
+    return {
+        g: round(float(np.mean([r[g] == a[g] for r, a in zip(read, attributes, strict=True)])), 3)
+        for g in ("time", "weather")
+    }
+
+
+def control_strength(pipe: Pipeline, model: str, size: int, amount: float = 3.0, n: int = 8) -> dict:
+    """The discovered controls' effect: mean absolute pixel change (0..1) between −amount and
+    +amount σ along each direction, over n latents. Below ~0.08 a slider is hard to see."""
+    from studio.variations import apply_directions, principal_directions
+
+    info = pipe.registry.get(model)
+    directions = principal_directions(pipe, model)
+    base = pipe.recipes_for("a lake under mountains", seed=0, count=n, model=model, size=size)
+    change = {}
+    for d in directions:
+        ends = [
+            np.stack(
+                pipe.render([apply_directions(r, info.z_dim, {d.name: s * amount}, directions) for r in base])
+            )
+            for s in (-1, 1)
+        ]
+        change[d.name] = round(float(np.abs(ends[1].astype(np.float32) - ends[0]).mean()) / 255, 4)
+    return {"amount_sigma": amount, "mean_abs_change": change, "min": min(change.values(), default=0.0)}
 
 
 def _detail(pipe: Pipeline, recipes, keys: list[str], sketches: MemoryAssets, seed: int) -> dict:
@@ -163,6 +213,8 @@ def format_table(result: dict) -> str:
         "text_only",
         "text_with_imagined_layout",
         "text_and_sketch",
+        "text_sketch_and_attributes",
+        "attribute_reader",
         "chance",
         "text_only_training_wording",
     )
@@ -173,6 +225,12 @@ def format_table(result: dict) -> str:
         rows.append(_pair("embedding probe (held-out)", result["text_probe"]["heldout"]))
     lines = [f"{a:<27}{b:>8}{c:>10}" for a, b, c in rows]
     lines.append(f"diversity (pixel std across seeds, 0–1): {result['diversity_pixel_std']}")
+    if "diversity_with_sketch_pixel_std" in result:
+        lines.append(f"diversity with the sketch fixed: {result['diversity_with_sketch_pixel_std']}")
+    controls = result.get("controls")
+    if controls:
+        changes = ", ".join(f"{k} {v:.3f}" for k, v in controls["mean_abs_change"].items())
+        lines.append(f"discovered controls (mean |Δpixel| at ±{controls['amount_sigma']:g}σ): {changes}")
     detail = result.get("detail_as_shown")
     if detail:
         lines.append(

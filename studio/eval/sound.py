@@ -95,7 +95,7 @@ EDIT_TARGETS = (
 
 
 def sound_edit_metrics(
-    pipe, model: str, judge, n: int = 16, strength: float = 0.8, seed: int = 30_000
+    pipe, model: str, judge, n: int = 16, strength: float = 1.0, seed: int = 30_000
 ) -> dict:
     """Per sound: how often the judge sees the sound's attribute before vs after a sound edit of
     held-out prompts that do not ask for it, and how much of the layout the edit kept (pixel
@@ -103,7 +103,7 @@ def sound_edit_metrics(
     import torch
 
     from studio.eval.judge import GROUPS, to_input
-    from studio.inference.audio_encoder import blend_toward
+    from studio.inference.pipeline import MemoryAssets
     from studio.inference.segmenter import Segmenter
     from studio.world.scene import render_scenes
     from studio.world.sounds import synth
@@ -117,19 +117,17 @@ def sound_edit_metrics(
         captions = [c for c, a in zip(scenes.captions, scenes.attributes, strict=True) if a[group] != target][
             :n
         ]
-        base = [
-            r.replace(prompt=c, seed=seed + i)
-            for i, (r, c) in enumerate(
-                zip(pipe.recipes_for("", count=len(captions), model=model, size=64), captions, strict=True)
-            )
-        ]
-        sound = pipe.encode_sound(info, synth(kind, np.random.default_rng(seed + k), seconds=4.0))
-        prompts = pipe.encode_text(info, captions)
-        edited = [
-            r.replace(extra={"text_embedding": blend_toward(p, sound, strength).tolist()})
-            for r, p in zip(base, prompts, strict=True)
-        ]
-        before, after = np.stack(pipe.render(base)), np.stack(pipe.render(edited))
+        layouts = MemoryAssets()  # as the app makes pictures: each prompt with its imagined layout
+        base = pipe.imagine_layouts(
+            [
+                pipe.recipes_for(c, seed=seed + i, count=1, model=model, size=64)[0]
+                for i, c in enumerate(captions)
+            ],
+            layouts.put,
+        )
+        sound = synth(kind, np.random.default_rng(seed + k), seconds=4.0)
+        edited = [pipe.live_sound(r, sound, strength) for r in base]  # what Apply and live sound render
+        before, after = np.stack(pipe.render(base, layouts)), np.stack(pipe.render(edited, layouts))
         with torch.no_grad():
             seen = [judge(to_input(x))[group].argmax(1).numpy() for x in (before, after)]
         wanted = GROUPS[group].index(target)

@@ -20,8 +20,10 @@ from studio.export.fp16 import Fp16Error, add_fp16_twin
 from studio.hashing import sha256_file
 from studio.inference.segmenter import confusion, scores, to_input
 from studio.training.config import TrainConfig
+from studio.training.data import ATTRIBUTE_GROUPS
 from studio.training.loop import load_checkpoint
-from studio.training.nets import TEXT_DIM, Generator, Upscaler
+from studio.training.nets import TEXT_DIM, Upscaler
+from studio.training.oasis_run import build_generator
 from studio.training.segmenter import SegmenterNet
 from studio.world.classes import LABEL_CLASSES, NUM_CLASSES, class_entries
 from studio.world.scene import render_scenes
@@ -51,17 +53,24 @@ def build_model(state: dict) -> tuple[torch.nn.Module, TrainConfig, tuple[torch.
     """The EMA network of a checkpoint and dummy inputs to trace it with."""
     cfg = TrainConfig.from_dict(state["config"])
     if cfg.kind == "generator":
-        net = Generator(cfg.z_dim, cfg.ngf, NUM_CLASSES, cfg.resolution, cfg.trunk)
+        net = build_generator(cfg)
         net.load_state_dict(state["G_ema"])
         r = cfg.resolution
         labels = torch.zeros(2, NUM_CLASSES, r, r)
         labels[:, 0] = 1
-        inputs = (
+        inputs = [
             torch.randn(2, cfg.z_dim),
             torch.nn.functional.normalize(torch.randn(2, TEXT_DIM), dim=1),
             labels,
-        )
-        return net.eval(), cfg, inputs, ["z", "text", "labels"]
+        ]
+        names = ["z", "text", "labels"]
+        if cfg.attributes:
+            inputs.append(torch.zeros(2, net.attr_dim))
+            names.append("attributes")
+        if cfg.noise:
+            inputs.append(torch.randn(2, 1, r, r))
+            names.append("noise")
+        return net.eval(), cfg, tuple(inputs), names
     if cfg.kind == "segmenter":
         seg = SegmenterNet(cfg.ngf)
         seg.load_state_dict(state["S"])
@@ -123,6 +132,9 @@ def write_onnx(
         dynamic_axes=dynamic_axes,
         opset_version=OPSET,
         dynamo=False,
+        # keep every initializer under its state_dict name (a folded slice of a parameter would get
+        # a generated name and `--init` could not find it); onnxruntime folds constants itself
+        do_constant_folding=False,
     )
     return onnx_path
 
@@ -216,7 +228,8 @@ def make_manifest(
         training["init"] = {"onnx": cfg.init, "sha256": sha256_file(init) if init.is_file() else None}
     common = {
         "name": name,
-        "version": f"1.{1 if cfg.init else 0}.{state['step']}",
+        # major 2: the rebuilt generator (OASIS D, attributes, noise); minor 1: fine-tuned from init
+        "version": f"{2 if cfg.disc == 'oasis' else 1}.{1 if cfg.init else 0}.{state['step']}",
         "kind": cfg.kind,
         "embedding_space": EMBEDDING_SPACE,
         "sha256": sha256_file(onnx_path),
@@ -248,7 +261,12 @@ def make_manifest(
             "outputs": [tensor_spec("upscaled", ["N", 3, r * cfg.scale, r * cfg.scale], "image in [-1, 1]")],
         }
     return common | {
-        "description": "Text + sketch conditioned landscape GAN (DF-GAN fusion, SPADE labels, cVAE prior).",
+        "description": "Text + sketch conditioned landscape GAN (DF-GAN fusion, SPADE labels, cVAE prior"
+        + (
+            ", OASIS segmentation discriminator, scene attributes, per-pixel noise)."
+            if cfg.disc == "oasis"
+            else ")."
+        ),
         "resolution": r,
         "z_dim": cfg.z_dim,
         **({"upscaler": cfg.upscaler} if cfg.upscaler else {}),
@@ -261,9 +279,27 @@ def make_manifest(
             tensor_spec(
                 "labels", ["N", NUM_CLASSES, r, r], "one-hot label map; class 0 everywhere = text only"
             ),
+            *_generator_extra_inputs(cfg),
         ],
         "outputs": [tensor_spec("image", ["N", 3, r, r], "image in [-1, 1]")],
+        **({"attribute_groups": {k: list(v) for k, v in ATTRIBUTE_GROUPS.items()}} if cfg.attributes else {}),
     }
+
+
+def _generator_extra_inputs(cfg: TrainConfig) -> list[dict]:
+    r, specs = cfg.resolution, []
+    if cfg.attributes:
+        width = sum(len(v) for v in ATTRIBUTE_GROUPS.values())
+        specs.append(
+            tensor_spec(
+                "attributes",
+                ["N", width],
+                "per attribute_groups group (in order), a probability per value; all zeros = unknown",
+            )
+        )
+    if cfg.noise:
+        specs.append(tensor_spec("noise", ["N", 1, r, r], "standard-normal per-pixel noise, from the seed"))
+    return specs
 
 
 def _concepts() -> list[str]:

@@ -25,6 +25,7 @@ KINDS = (
 )
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_VERSION_CHARS = 64
 
 
 class ModelError(RuntimeError):
@@ -74,6 +75,8 @@ class ModelInfo:
     allow_custom_ops: bool = False
     fp16_path: Path | None = None  # a half-precision twin for GPUs (same inputs/outputs), if shipped
     fp16_sha256: str = ""
+    external_data: tuple[tuple[str, str], ...] = ()  # (file name, sha256) of weights kept beside the .onnx
+    attribute_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # generator's scene-attribute input
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def input(self, name: str) -> TensorSpec | None:
@@ -225,6 +228,8 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
     version = str(version)
     if not version.strip():
         raise c.fail("version", "must not be empty")
+    if len(version) > MAX_VERSION_CHARS:  # versions are compared part by part as numbers
+        raise c.fail("version", f"is {len(version)} characters long; at most {MAX_VERSION_CHARS} are allowed")
     kind = c.get("kind", str)
     if kind not in KINDS:
         raise c.fail("kind", f"is {kind!r}; this version understands {', '.join(KINDS)}")
@@ -269,6 +274,7 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
         allow_custom_ops=allow_custom,
         manifest=data,
         **_fp16_fields(c, path),
+        external_data=_external_data_field(c),
         **extra,
     )
 
@@ -290,6 +296,22 @@ def _fp16_fields(c: _Checker, path: Path) -> dict:
     return {"fp16_path": path.with_name(name), "fp16_sha256": sha}
 
 
+def _external_data_field(c: _Checker) -> tuple[tuple[str, str], ...]:
+    """Optional `external_data`: [{"file": NAME, "sha256": …}] for each file beside the .onnx that
+    holds weights (ONNX external data); the registry refuses a model using any file not listed."""
+    entries = c.get("external_data", list, required=False, default=[])
+    files = []
+    for i, entry in enumerate(entries):
+        name = entry.get("file") if isinstance(entry, dict) else None
+        sha = entry.get("sha256") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise c.fail(f"external_data[{i}].file", "must be a file name beside the manifest")
+        if not isinstance(sha, str) or not _SHA_RE.match(sha):
+            raise c.fail(f"external_data[{i}].sha256", "must be 64 hexadecimal characters")
+        files.append((name, sha))
+    return tuple(files)
+
+
 def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> dict:
     resolution = c.positive_int("resolution")
     z_dim = c.positive_int("z_dim")
@@ -305,15 +327,36 @@ def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tupl
         labels = c.require_tensor(inputs, "inputs", "labels", 4)
         classes = c.label_classes()
         c.dim_matches(labels, "inputs", 1, len(classes), "the number of label_classes")
+    if any(s.name == "noise" for s in inputs):
+        noise = c.require_tensor(inputs, "inputs", "noise", 4)
+        for axis in (2, 3):
+            c.dim_matches(noise, "inputs", axis, resolution, "resolution")
     upscaler = c.get("upscaler", str, required=False)
     return {
         "resolution": resolution,
         "z_dim": z_dim,
         "label_classes": classes,
+        "attribute_groups": _attribute_groups(c, inputs),
         "upscaler": upscaler or None,
         "example_prompts": c.strings("example_prompts"),
         "concepts": c.strings("concepts"),
     }
+
+
+def _attribute_groups(c: _Checker, inputs: tuple[TensorSpec, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A generator's `attributes` input: `attribute_groups` names the groups and their values in
+    input order (one probability per value; zeros = unknown)."""
+    if not any(s.name == "attributes" for s in inputs):
+        return ()
+    spec = c.require_tensor(inputs, "inputs", "attributes", 2)
+    raw = c.get("attribute_groups", dict)
+    groups = []
+    for group, values in raw.items():
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            raise c.fail("attribute_groups", f"{group!r} must list its values as strings")
+        groups.append((str(group), tuple(values)))
+    c.dim_matches(spec, "inputs", 1, sum(len(v) for _, v in groups), "the number of attribute values")
+    return tuple(groups)
 
 
 def _text_encoder_fields(

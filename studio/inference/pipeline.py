@@ -8,17 +8,21 @@ state, so history nodes can be re-rendered bit-exactly from their recipes.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from studio.audio.io import AudioError, read_audio
+from studio.image_input import ImageInputError, open_image
+from studio.inference.attributes import RECIPE_KEY as ATTRIBUTES_KEY
+from studio.inference.attributes import SOUND_KEY as SOUND_ATTRIBUTES_KEY
+from studio.inference.attributes import AttributesError, attribute_vector, attributes_for_prompt, checked
 from studio.inference.audio_encoder import AudioEncoder, blend_toward
 from studio.inference.compose import MaskError, composite, read_mask
 from studio.inference.engine import Engine
@@ -26,6 +30,7 @@ from studio.inference.layout import LAYOUT_KEY, index_png, pick_layouts
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.registry import ModelRegistry
 from studio.inference.text_encoder import TextEncoder, TextEncoderError
+from studio.limits import require
 from studio.recipe import Recipe, RecipeError, clean_prompt
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,7 @@ class Pipeline:
         self.last_ms_per_image = 0.0
         self._encoders: dict[Path, tuple[object, TextEncoder]] = {}
         self._sound_embeddings: dict[tuple[Path, str], np.ndarray] = {}
+        self._label_centres: dict[tuple[Path, Path], list[tuple[np.ndarray, dict]]] = {}
         self._notices: list[str] = []
 
     @property
@@ -100,18 +106,47 @@ class Pipeline:
         return max(by_name, key=lambda g: (g.resolution or 0, g.version_key))
 
     def recipes_for(
-        self, prompt: str, seed: int = 1, count: int = 4, model: str | None = None, size: int = 256
+        self,
+        prompt: str,
+        seed: int = 1,
+        count: int = 4,
+        model: str | None = None,
+        size: int = 256,
+        attributes: dict[str, str | None] | None = None,
     ) -> list[Recipe]:
-        """`count` variations of a prompt: seeds seed … seed+count-1 with the model's name and version."""
+        """`count` variations of a prompt: seeds seed … seed+count-1 with the model's name and version.
+
+        For a generator with an attribute input, each recipe stores the attributes it renders
+        with: read from the prompt, with the groups `attributes` names pinned over them."""
         if not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
             raise PipelineError(f"count must be an integer from 1 to {MAX_COUNT}, not {count!r}")
         info = self.registry.get(model) if model else self.default_generator()
         if info.kind != "generator":
             raise PipelineError(f"{info.name} is a {info.kind}, not a generator")
-        return [
-            Recipe(model=info.name, model_version=info.version, seed=seed + i, prompt=prompt, size=size)
+        extra = {ATTRIBUTES_KEY: self.attributes_for(prompt, attributes)} if info.attribute_groups else {}
+        recipes = [
+            Recipe(
+                model=info.name,
+                model_version=info.version,
+                seed=seed + i,
+                prompt=prompt,
+                size=size,
+                extra=extra,
+            )
             for i in range(count)
         ]
+        require_render_memory(recipes)
+        return recipes
+
+    @staticmethod
+    def attributes_for(prompt: str, pinned: dict[str, str | None] | None = None) -> dict[str, str | None]:
+        """What the reader understood in the prompt, with the artist's pinned groups over it."""
+        read = attributes_for_prompt(prompt)
+        try:
+            chosen = checked({**read, **{g: v for g, v in (pinned or {}).items() if v is not None}})
+        except AttributesError as exc:
+            raise PipelineError(str(exc)) from exc
+        return chosen
 
     def warm_up(self, model: str | None = None) -> None:
         """Create the sessions a generator needs now (off the UI thread), so `provider` is the real one."""
@@ -151,14 +186,16 @@ class Pipeline:
     def sound_rate(self, info: ModelInfo) -> int:
         return int(self.audio_encoder_for(info).manifest.get("sample_rate", 16000))
 
-    def conditioning(
-        self, info: ModelInfo, prompt: str, sound: np.ndarray | None, strength: float
-    ) -> np.ndarray:
-        """The text vector a sound edit renders with: the prompt moved toward the sound by `strength`."""
-        text = self.encode_text(info, [prompt])[0]
-        if sound is None or strength == 0:
-            return text
-        return blend_toward(text, self.encode_sound(info, sound), strength)
+    def live_sound(self, recipe: Recipe, sound: np.ndarray, strength: float) -> Recipe:
+        """A preview recipe moved by a live sound: through the attributes it implies where the
+        generator has them (the picture keeps its words and layout), else by blending the text."""
+        info = self.registry.get(recipe.model)
+        vector = self.encode_sound(info, sound)
+        implied = self.sound_attributes(info, vector) if info.attribute_groups else {}
+        if implied:
+            return recipe.replace(extra={**recipe.extra, SOUND_ATTRIBUTES_KEY: implied}, strength=strength)
+        text = blend_toward(self.encode_text(info, [recipe.prompt])[0], vector, strength)
+        return recipe.replace(extra={**recipe.extra, "text_embedding": text.tolist()})
 
     def recipe_conditioning(self, recipe: Recipe, assets: AssetSource | None = None) -> np.ndarray:
         """The [D] text vector a recipe really renders with (prompt, sound edit or explicit vector)."""
@@ -204,6 +241,7 @@ class Pipeline:
         detail for speed; committed nodes are always rendered in full.
         """
         start = time.perf_counter()
+        require_render_memory(recipes)
         images: list[np.ndarray | None] = [None] * len(recipes)
         groups: dict[str, list[int]] = {}
         for i, recipe in enumerate(recipes):
@@ -242,6 +280,10 @@ class Pipeline:
         n, res = len(recipes), info.resolution
         if info.input("labels") is not None:
             feeds["labels"] = np.stack([self._labels(info, r, assets) for r in recipes])
+        if info.input("attributes") is not None:
+            feeds["attributes"] = np.stack([self._attribute_row(info, r, assets) for r in recipes])
+        if info.input("noise") is not None:
+            feeds["noise"] = np.stack([noise_for_seed(r.seed, res) for r in recipes])
         if info.input("mask") is not None:  # inpainting models: regenerate everything
             feeds["mask"] = np.ones((n, 1, res, res), dtype=np.float32)
         if info.input("image") is not None:
@@ -260,6 +302,61 @@ class Pipeline:
         if text not in self._notices:
             log.info(text)
             self._notices.append(text)
+
+    def sound_attributes(self, info: ModelInfo, sound: np.ndarray) -> dict[str, str]:
+        """The scene attributes a sound implies (owl → night), from the nearest of the sound
+        encoder's labels; only the groups this generator has. Empty: it implies none (waves)."""
+        audio_info = self.audio_encoder_for(info)
+        key = (audio_info.path, self.registry.text_encoder_for(info).path)
+        if key not in self._label_centres:
+            labels = audio_info.manifest.get("listen_labels") or []
+            centres = [self.encode_text(info, list(label["prompts"])).mean(axis=0) for label in labels]
+            centres = [c / max(float(np.linalg.norm(c)), 1e-8) for c in centres]
+            self._label_centres[key] = [
+                (c, dict(label.get("attributes", {}))) for c, label in zip(centres, labels, strict=True)
+            ]
+        ranked = sorted(self._label_centres[key], key=lambda item: -float(sound @ item[0]))
+        groups = dict(info.attribute_groups)
+        implied = ranked[0][1] if ranked else {}
+        return {g: v for g, v in implied.items() if v in groups.get(g, ())}
+
+    def _sound_mix(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> dict[str, str]:
+        """For a generator with attributes, what a recipe's sound edit moves (empty: blend the text)."""
+        if not info.attribute_groups or recipe.strength == 0:
+            return {}
+        live = recipe.extra.get(SOUND_ATTRIBUTES_KEY)  # a live sound's, set by the worker per frame
+        if isinstance(live, dict):
+            groups = dict(info.attribute_groups)
+            return {g: v for g, v in live.items() if v in groups.get(g, ())}
+        if recipe.sound is None:
+            return {}
+        return self.sound_attributes(info, self._recipe_sound(info, recipe, assets))
+
+    def _attribute_row(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
+        """The `attributes` input: the recipe's attributes, with a sound edit moving the groups its
+        sound implies toward them by its strength (0..1). The layout and latent stay."""
+        row = attribute_vector(self._attributes(recipe), info.attribute_groups)
+        mix = self._sound_mix(info, recipe, assets)
+        amount = float(np.clip(recipe.strength, 0.0, 1.0))
+        start = 0
+        for group, values in info.attribute_groups:
+            part = row[start : start + len(values)]
+            if group in mix:
+                part *= 1.0 - amount
+                part[values.index(mix[group])] += amount
+            start += len(values)
+        return row
+
+    @staticmethod
+    def _attributes(recipe: Recipe) -> dict[str, str | None]:
+        """The attributes a recipe stored, or (older recipes) what the reader finds in its prompt."""
+        stored = recipe.extra.get(ATTRIBUTES_KEY)
+        if stored is None:
+            return attributes_for_prompt(recipe.prompt)
+        try:
+            return checked(stored)
+        except AttributesError as exc:
+            raise PipelineError(f"the recipe's attributes cannot be used: {exc}") from exc
 
     @staticmethod
     def _latent(recipe: Recipe, z_dim: int) -> np.ndarray:
@@ -294,7 +391,11 @@ class Pipeline:
             encoded = self.encode_text(info, [recipes[i].prompt for i in todo])
             for i, vector in zip(todo, encoded, strict=True):
                 recipe = recipes[i]
-                if recipe.sound is not None and recipe.strength != 0:
+                if (
+                    recipe.sound is not None
+                    and recipe.strength != 0
+                    and not self._sound_mix(info, recipe, assets)
+                ):
                     vector = blend_toward(vector, self._recipe_sound(info, recipe, assets), recipe.strength)
                 rows[i] = vector
         text = np.stack([row for row in rows if row is not None]).astype(np.float32)
@@ -347,6 +448,18 @@ class Pipeline:
         return index_png(layouts[int(number)]) if int(number) < len(layouts) else None
 
 
+def require_render_memory(recipes: Sequence[Recipe]) -> None:
+    """Refuse, before any work, a batch whose pictures do not fit in memory: each is held as
+    pixels and again while it is encoded (3 bytes a pixel, twice)."""
+    sizes = [r.size for r in recipes if isinstance(r, Recipe)]
+    if sizes:
+        require(
+            sum(6 * s * s for s in sizes),
+            f"{len(sizes)} image(s) of up to {max(sizes)} px",
+            "make fewer or smaller images at a time",
+        )
+
+
 def _explicit_embedding(recipe: Recipe, dim: int | None) -> np.ndarray | None:
     """recipe.extra["text_embedding"]: an embedding set by a blended (e.g. sound) edit, used as is."""
     value = recipe.extra.get("text_embedding")
@@ -374,9 +487,9 @@ def _masked(image: np.ndarray, recipe: Recipe, assets: AssetSource | None) -> np
         raise PipelineError("a masked recipe needs extra 'base_image' (the image it edits)")
     try:
         mask = read_mask(_asset(assets, recipe.mask or "", "mask"), recipe.size)
-        base = Image.open(io.BytesIO(_asset(assets, base_id, "base image")))
+        base = open_image(_asset(assets, base_id, "base image"), "the base image")
         base_pixels = np.asarray(base.convert("RGB"))
-    except (MaskError, UnidentifiedImageError, OSError) as exc:
+    except (MaskError, ImageInputError) as exc:
         raise PipelineError(f"the masked edit cannot be rendered: {exc}") from exc
     return composite(base_pixels, image, mask)
 
@@ -392,30 +505,50 @@ def _asset(assets: AssetSource | None, sha: str, what: str) -> bytes:
         raise PipelineError(f"the recipe's {what} asset {sha[:12]} is missing or unreadable: {exc}") from exc
 
 
-def sketch_indices(png: bytes, info: ModelInfo) -> np.ndarray:
-    """A sketch PNG as class indices [R, R]: index values (L/P/I) or class colours (RGB); nearest resize."""
+INDEX_MODES = ("L", "I", "I;16")  # the app's own sketches: one class index per pixel
+
+
+@dataclass(frozen=True)
+class SketchMap:
+    """A sketch read for a model: class indices [R, R], the picture's own size, and how far off the
+    palette it was (largest channel difference of each pixel from its class colour, [R, R])."""
+
+    indices: np.ndarray
+    size: tuple[int, int]
+    off_palette: np.ndarray | None  # None for index sketches
+
+
+def read_sketch(png: bytes, info: ModelInfo) -> SketchMap:
+    """Index sketches (L/I) by value; any other picture (RGB, palette, grey+alpha…) by its colours,
+    each pixel the nearest class colour. Resized to the model's resolution (nearest) before any
+    per-pixel work, so a huge picture costs only its decode, which is checked against memory first."""
     classes, res = info.label_classes, info.resolution or 0
     try:
-        image = Image.open(io.BytesIO(png))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PipelineError(f"the sketch is not a readable image: {exc}") from exc
+        image = open_image(png, "the sketch")
+    except ImageInputError as exc:
+        raise PipelineError(str(exc)) from exc
+    size = image.size
     if image.size != (res, res):
         image = image.resize((res, res), Image.Resampling.NEAREST)
-    if image.mode in ("RGB", "RGBA"):
+    if image.mode not in INDEX_MODES:
         rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
         palette = np.asarray([c.color for c in classes], dtype=np.int32)
-        distance = ((rgb[:, :, None, :] - palette[None, None]) ** 2).sum(-1)
-        return distance.argmin(-1).astype(np.int64)
-    if image.mode not in ("L", "P", "I", "I;16"):
-        image = image.convert("L")
+        difference = rgb[:, :, None, :] - palette[None, None]
+        index = (difference**2).sum(-1).argmin(-1)
+        off = np.abs(np.take_along_axis(difference, index[:, :, None, None], axis=2)).max(axis=(2, 3))
+        return SketchMap(index.astype(np.int64), size, off)
     index = np.asarray(image, dtype=np.int64)
     top = int(index.max(initial=0))
     if top >= len(classes) or int(index.min(initial=0)) < 0:
         raise PipelineError(
             f"the sketch uses class index {top}, but {info.name} knows {len(classes)} classes"
         )
-    return index
+    return SketchMap(index, size, None)
+
+
+def sketch_indices(png: bytes, info: ModelInfo) -> np.ndarray:
+    """A sketch PNG as class indices [R, R] (see read_sketch)."""
+    return read_sketch(png, info).indices
 
 
 def _to_uint8(chw: np.ndarray, size: int) -> np.ndarray:
@@ -426,3 +559,9 @@ def _to_uint8(chw: np.ndarray, size: int) -> np.ndarray:
     if pixels.shape[0] != size or pixels.shape[1] != size:
         pixels = np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.LANCZOS))
     return np.ascontiguousarray(pixels)
+
+
+def noise_for_seed(seed: int, resolution: int) -> np.ndarray:
+    """The per-pixel noise map a seed stands for ([1, R, R]): portable, like its latent."""
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFFFFFFFFFF, 0x6E6F697365])  # "noise"
+    return rng.standard_normal((1, resolution, resolution)).astype(np.float32)

@@ -45,6 +45,13 @@ class TrainConfig(JsonConfig):
     rec_weight: float = 10.0
     kl_weight: float = 0.05
     attr_weight: float = 0.0  # generator only: AC-GAN attribute head on D (0: none, as in landscape64 1.x)
+    disc: str = "global"  # generator only: "global" (one score per picture) or "oasis" (per-pixel classes)
+    attributes: bool = False  # generator only: a time/weather/season input beside the text
+    attr_drop: float = 0.3  # share of attribute groups given to G as "unknown" (text alone must do)
+    noise: bool = False  # generator only: a per-pixel noise input reaching every block
+    global_weight: float = 1.0  # oasis only: weight of the picture-level text-match hinge
+    fresh_lr_mult: float = 1.0  # oasis only: learning-rate factor of G's parts that start at zero
+    d_warmup: int = 0  # oasis only: steps that train D alone first (a fresh D beside an --init G)
     magp_weight: float = 2.0
     magp_every: int = 4  # lazy regularisation
     ema_beta: float = 0.999
@@ -57,6 +64,7 @@ class TrainConfig(JsonConfig):
     sample_every: int = 200
     data: str | None = None  # a folder of captioned images; None streams the procedural world
     init: str | None = None  # generator only: a generator .onnx whose weights a fresh run starts from
+    init_refine: str | None = None  # generator only: an .onnx whose refinement levels (refine.*) fill ours
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:

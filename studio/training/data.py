@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -41,10 +42,23 @@ def attribute_targets(captions: list[str]) -> np.ndarray:
     return out
 
 
+def scene_attribute_indices(attributes: list[dict]) -> np.ndarray:
+    """[N, groups] class index of every scene's true attributes (the renderer knows them all)."""
+    return np.array(
+        [[values.index(a[group]) for group, values in ATTRIBUTE_GROUPS.items()] for a in attributes], np.int64
+    ).reshape(len(attributes), len(ATTRIBUTE_GROUPS))
+
+
 def to_batch(
-    images: np.ndarray, labels: np.ndarray, text: np.ndarray, attrs: np.ndarray
+    images: np.ndarray,
+    labels: np.ndarray,
+    text: np.ndarray,
+    attrs: np.ndarray,
+    truth: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
-    """uint8 NHWC images, uint8 NHW labels, float text, int attribute targets → training tensors."""
+    """uint8 NHWC images, uint8 NHW labels, float text, int attribute targets (what the caption
+    names) and the scenes' true attributes (-1 where unknown, e.g. a user's folder: then the
+    caption's) → training tensors."""
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
     onehot = torch.nn.functional.one_hot(torch.from_numpy(labels).long(), NUM_CLASSES)
     return {
@@ -52,6 +66,7 @@ def to_batch(
         "labels": onehot.permute(0, 3, 1, 2).float(),
         "text": torch.from_numpy(text),
         "attrs": torch.from_numpy(attrs),
+        "truth": torch.from_numpy(attrs if truth is None else truth),
     }
 
 
@@ -60,11 +75,18 @@ def _produce(resolution: int, seed: int, chunk: int, out: mp.Queue, stop: mp.Eve
     from studio.training.run import shipped_embedder
 
     embed = shipped_embedder(threads=1)
+    parent = os.getppid()  # a trainer killed by a signal cannot stop us: end when it is gone
     index = 0
-    while not stop.is_set():
+    while not stop.is_set() and os.getppid() == parent:
         batch = render_scenes(chunk, seed=seed * 1_000_003 + index, size=resolution)
-        item = (batch.images, batch.labels, embed(batch.captions), attribute_targets(batch.captions))
-        while not stop.is_set():
+        item = (
+            batch.images,
+            batch.labels,
+            embed(batch.captions),
+            attribute_targets(batch.captions),
+            scene_attribute_indices(batch.attributes),
+        )
+        while not stop.is_set() and os.getppid() == parent:
             try:
                 out.put(item, timeout=0.5)
                 break
@@ -86,6 +108,7 @@ class WorldStream:
         self.labels = np.zeros((capacity, resolution, resolution), np.uint8)
         self.text = np.zeros((capacity, 384), np.float32)
         self.attrs = np.full((capacity, len(ATTRIBUTE_GROUPS)), -1, np.int64)
+        self.truth = np.full((capacity, len(ATTRIBUTE_GROUPS)), -1, np.int64)
         self.filled = self.produced = self.consumed = 0
         ctx = mp.get_context("spawn")
         self._queue = ctx.Queue(maxsize=2)
@@ -126,7 +149,7 @@ class WorldStream:
                 if not self._ready.wait_for(self._wants_more, timeout=1.0):
                     continue
             try:
-                images, labels, text, attrs = self._queue.get(timeout=1.0)
+                images, labels, text, attrs, truth = self._queue.get(timeout=1.0)
             except queue.Empty:
                 if not self._process.is_alive() and not self._stop.is_set():
                     log.error("world producer process died")  # stop training rather than hang it
@@ -137,7 +160,7 @@ class WorldStream:
             with self._ready:
                 slots = (self.produced + np.arange(len(images))) % len(self.images)
                 self.images[slots], self.labels[slots] = images, labels
-                self.text[slots], self.attrs[slots] = text, attrs
+                self.text[slots], self.attrs[slots], self.truth[slots] = text, attrs, truth
                 self.produced += len(images)
                 self.filled = min(len(self.images), self.filled + len(images))
                 self._ready.notify_all()
@@ -149,7 +172,9 @@ class WorldStream:
             idx = rng.integers(0, self.filled, batch)
             self.consumed += batch
             self._ready.notify_all()
-            return to_batch(self.images[idx], self.labels[idx], self.text[idx], self.attrs[idx])
+            return to_batch(
+                self.images[idx], self.labels[idx], self.text[idx], self.attrs[idx], self.truth[idx]
+            )
 
 
 class FolderData:

@@ -136,6 +136,12 @@ def train(
     if cfg.kind not in runners:
         raise ValueError(f"config kind must be one of {', '.join(runners)}, not {cfg.kind!r}")
     runner = runners[cfg.kind]
+    if cfg.kind == "generator" and cfg.disc == "oasis":
+        from studio.training.oasis_run import oasis_generator_run
+
+        runner = oasis_generator_run
+    elif cfg.kind == "generator" and (cfg.disc != "global" or cfg.attributes or cfg.noise):
+        raise ValueError("disc must be 'global' or 'oasis'; attributes and noise need disc 'oasis'")
     try:
         return runner(cfg, out_dir, embed, resume, env, progress or _log_progress, should_stop)
     finally:
@@ -145,6 +151,17 @@ def train(
 
 def _log_progress(step: int, total: int, metrics: dict[str, float]) -> None:
     log.info("step %d/%d %s", step, total, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+
+def generator_step(
+    opt_g, loss_g: torch.Tensor, opt_d, G_ema: torch.nn.Module, G: torch.nn.Module, beta: float
+) -> None:
+    """Apply G's loss, drop the gradient its backward left in D, and move the EMA copy."""
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    opt_d.zero_grad(set_to_none=True)
+    _ema_update(G_ema, G, beta)
 
 
 def _ema_update(ema: torch.nn.Module, live: torch.nn.Module, beta: float) -> None:
@@ -161,17 +178,35 @@ def load_onnx_generator(G: Generator, path: Path) -> None:
 
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     state = G.state_dict()
-    fresh = sorted(k for k in state if k not in weights)  # only refinement levels may be new
+    fresh = sorted(k for k in state if k not in weights)  # only parts that start as no-ops may be new
     wrong = sorted(k for k in state if k in weights and weights[k].shape != tuple(state[k].shape))
-    wrong += [k for k in fresh if not k.startswith("refine.")]
+    wrong += [k for k in fresh if not (k.startswith(("refine.", "attr_proj.")) or k.endswith("noise_scale"))]
     if wrong:
         raise ValueError(
             f"{path} does not fit this config's generator (z_dim/ngf/trunk): {', '.join(wrong[:3])}"
         )
     G.load_state_dict({k: torch.from_numpy(weights[k].copy()) if k in weights else state[k] for k in state})
     if fresh:
-        log.info("%d refinement tensors start fresh (grown from %s)", len(fresh), path)
+        log.info("%d tensors start fresh (grown from %s): %s", len(fresh), path, ", ".join(fresh[:4]))
     log.info("generator initialised from %s", path)
+
+
+def load_onnx_refinement(G: Generator, path: Path) -> None:
+    """Take the refinement levels (refine.*) of another exported generator: a new trunk trained
+    at its own resolution is grown with the shipped 128 px model's second stage."""
+    import onnx
+    from onnx import numpy_helper
+
+    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    state = G.state_dict()
+    taken = {
+        k: torch.from_numpy(weights[k].copy()) for k in state if k.startswith("refine.") and k in weights
+    }
+    wrong = sorted(k for k, v in taken.items() if tuple(v.shape) != tuple(state[k].shape))
+    if not taken or wrong:
+        raise ValueError(f"{path} has no refinement levels that fit this generator {wrong[:3]}")
+    G.load_state_dict({**state, **taken})
+    log.info("%d refinement tensors from %s", len(taken), path)
 
 
 def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
@@ -261,11 +296,7 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
             if with_attrs:  # show what the caption names, in the eyes of D's attribute head
                 attr_g = attribute_loss(logits, attrs)
                 loss_g = loss_g + cfg.attr_weight * attr_g
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            opt_d.zero_grad(set_to_none=True)  # G's backward also reached D
-            _ema_update(G_ema, G, cfg.ema_beta)
+            generator_step(opt_g, loss_g, opt_d, G_ema, G, cfg.ema_beta)
 
             seen += n * env.world
             metrics = {"loss_d": loss_d.item(), "adv": adv.item(), "rec": rec.item(), "kl": kl.item()}
@@ -289,10 +320,16 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
 
 def _fixed_samples(cfg: TrainConfig, embed, device) -> dict[str, torch.Tensor]:
     """A fixed panel (eval captions, half with sketches) to watch training converge."""
-    from studio.training.data import attribute_targets, to_batch
+    from studio.training.data import attribute_targets, scene_attribute_indices, to_batch
 
     scenes = render_scenes(8, seed=12345, size=cfg.resolution, split="eval")
-    batch = to_batch(scenes.images, scenes.labels, embed(scenes.captions), attribute_targets(scenes.captions))
+    batch = to_batch(
+        scenes.images,
+        scenes.labels,
+        embed(scenes.captions),
+        attribute_targets(scenes.captions),
+        scene_attribute_indices(scenes.attributes),
+    )
     labels = batch["labels"].clone()
     labels[4:] = 0
     labels[4:, 0] = 1
@@ -303,6 +340,7 @@ def _fixed_samples(cfg: TrainConfig, embed, device) -> dict[str, torch.Tensor]:
         "text": batch["text"].to(device),
         "labels": labels.to(device),
         "real": batch["image"],
+        "truth": batch["truth"].to(device),
     }
 
 

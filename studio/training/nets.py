@@ -43,21 +43,39 @@ class SpadeFusion(nn.Module):
         return out * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
 
 
-class GenBlock(nn.Module):
-    """Upsample ×2, two fused convolutions, with a learned skip."""
+def noise_at(noise: torch.Tensor, pool: int) -> torch.Tensor:
+    """The full-resolution noise map `pool` times smaller, area-pooled and rescaled to unit
+    variance, so every block sees the same seed's noise (coarse blocks its low frequencies)."""
+    return F.avg_pool2d(noise, pool) * pool if pool > 1 else noise
 
-    def __init__(self, cin: int, cout: int, num_classes: int, cond_dim: int, pool: int):
+
+class GenBlock(nn.Module):
+    """Upsample ×2, two fused convolutions, with a learned skip.
+
+    With `noise`, a per-pixel noise map is added after each convolution with a learned per-channel
+    scale (StyleGAN): the seed then moves clouds, foliage and light, not only a global tint. The
+    scales start at zero, so a generator trained without noise starts unchanged."""
+
+    def __init__(self, cin: int, cout: int, num_classes: int, cond_dim: int, pool: int, noise: bool = False):
         super().__init__()
         self.fuse1 = SpadeFusion(cin, num_classes, cond_dim, pool)
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
         self.fuse2 = SpadeFusion(cout, num_classes, cond_dim, pool)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1, bias=False)
+        self.noise_scale = nn.Parameter(torch.zeros(2, cout, 1, 1)) if noise else None
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         h = self.conv1(F.leaky_relu(self.fuse1(x, labels, cond), 0.2))
+        if self.noise_scale is not None and noise is not None:
+            n = noise_at(noise, self.fuse1.pool)
+            h = h + self.noise_scale[0] * n
         h = self.conv2(F.leaky_relu(self.fuse2(h, labels, cond), 0.2))
+        if self.noise_scale is not None and noise is not None:
+            h = h + self.noise_scale[1] * n
         return h + self.skip(x)
 
 
@@ -75,72 +93,107 @@ class RefineLevel(nn.Module):
     knows what each region is and what the caption says. The residual starts at zero, so a model
     grown from a trunk first renders exactly the trunk's picture, upsampled."""
 
-    def __init__(self, width: int, num_classes: int, cond_dim: int):
+    def __init__(self, width: int, num_classes: int, cond_dim: int, noise: bool = False):
         super().__init__()
         self.head = nn.Sequential(
             nn.Conv2d(3, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1)
         )
-        self.block = GenBlock(width, width, num_classes, cond_dim, pool=1)
+        self.block = GenBlock(width, width, num_classes, cond_dim, pool=1, noise=noise)
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width, 3, 3, padding=1))
         nn.init.zeros_(self.to_rgb[1].weight)
         nn.init.zeros_(self.to_rgb[1].bias)
 
-    def forward(self, rgb: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, rgb: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
         up = F.interpolate(rgb, scale_factor=2.0, mode="bilinear", align_corners=False)
-        return up + self.to_rgb(self.block(self.head(rgb), labels, cond))
+        return up + self.to_rgb(self.block(self.head(rgb), labels, cond, noise))
 
 
 class Generator(nn.Module):
-    """(z, text embedding, one-hot labels) → image in [-1, 1]; ONNX-exportable as is.
+    """(z, text embedding, one-hot labels[, attributes, noise]) → image in [-1, 1]; ONNX-exportable.
 
     `trunk` (default: the output resolution) is where the DF-GAN trunk ends; refinement levels
-    take it on to `resolution`, so a 64 px model can be grown to 128 px and fine-tuned."""
+    take it on to `resolution`, so a 64 px model can be grown to 128 px and fine-tuned.
+    `attr_dim` > 0 adds the scene-attribute input (time, weather, season probabilities, zeros
+    for "unknown"), added to the projected text through a layer that starts at zero; `noise`
+    adds a [N, 1, resolution, resolution] per-pixel noise input reaching every block. Both start
+    as no-ops, so a shipped generator can be fine-tuned into one that has them."""
 
     def __init__(
-        self, z_dim: int = 64, ngf: int = 32, num_classes: int = 11, resolution: int = 64, trunk: int = 0
+        self,
+        z_dim: int = 64,
+        ngf: int = 32,
+        num_classes: int = 11,
+        resolution: int = 64,
+        trunk: int = 0,
+        attr_dim: int = 0,
+        noise: bool = False,
     ):
         super().__init__()
         trunk = trunk or resolution
         if resolution % trunk or (resolution // trunk) & (resolution // trunk - 1):
             raise ValueError(f"resolution {resolution} must be the trunk's {trunk} times a power of two")
         self.z_dim, self.resolution, self.num_classes = z_dim, resolution, num_classes
+        self.attr_dim, self.noise = attr_dim, noise
         self.text_proj = nn.Sequential(nn.Linear(TEXT_DIM, 128), nn.LeakyReLU(0.2))
+        if attr_dim:
+            self.attr_proj = nn.Linear(attr_dim, 128)
+            nn.init.zeros_(self.attr_proj.weight)
+            nn.init.zeros_(self.attr_proj.bias)
         self.prior = nn.Linear(128, z_dim * 2)
         cond_dim = 128 + z_dim
         chans = channel_plan(ngf, trunk)
         self.fc = nn.Linear(cond_dim, chans[0] * 16)
         pools = [resolution // 2 ** (i + 3) for i in range(len(chans) - 1)]  # blocks run at 8, 16, … px
         self.blocks = nn.ModuleList(
-            GenBlock(a, b, num_classes, cond_dim, p)
+            GenBlock(a, b, num_classes, cond_dim, p, noise)
             for a, b, p in zip(chans[:-1], chans[1:], pools, strict=True)
         )
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], 3, 3, padding=1), nn.Tanh())
         levels = (resolution // trunk).bit_length() - 1
-        self.refine = nn.ModuleList(RefineLevel(chans[-1], num_classes, cond_dim) for _ in range(levels))
+        self.refine = nn.ModuleList(
+            RefineLevel(chans[-1], num_classes, cond_dim, noise) for _ in range(levels)
+        )
 
-    def prior_params(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def prior_params(
+        self, text: torch.Tensor, attributes: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         t = self.text_proj(text)
+        if self.attr_dim and attributes is not None:
+            t = t + self.attr_proj(attributes)
         mu, logvar = self.prior(t).chunk(2, dim=1)
         return t, mu, logvar.clamp(-6, 4)
 
-    def synthesize(self, latent: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def synthesize(
+        self, latent: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
         cond = torch.cat([latent, t], dim=1)
         x = self.fc(cond).view(latent.shape[0], -1, 4, 4)
         for block in self.blocks:
-            x = block(x, labels, cond)
+            x = block(x, labels, cond, noise)
         rgb = self.to_rgb(x)
-        return self.refined(rgb, labels, cond) if self.refine else rgb
+        return self.refined(rgb, labels, cond, noise) if self.refine else rgb
 
-    def refined(self, rgb: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def refined(
+        self, rgb: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The refinement levels alone: a trunk-sized picture → the output resolution."""
         for level in self.refine:
-            rgb = level(rgb, labels, cond)
+            rgb = level(rgb, labels, cond, noise)
         return rgb.clamp(-1, 1)
 
-    def forward(self, z: torch.Tensor, text: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        text: torch.Tensor,
+        labels: torch.Tensor,
+        attributes: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Sample: the standard-normal z is mapped through the text-conditioned prior."""
-        t, mu, logvar = self.prior_params(text)
-        return self.synthesize(mu + z * torch.exp(0.5 * logvar), t, labels)
+        t, mu, logvar = self.prior_params(text, attributes)
+        return self.synthesize(mu + z * torch.exp(0.5 * logvar), t, labels, noise)
 
 
 class TrainingGenerator(nn.Module):

@@ -14,6 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tiny_models import TINY_TRAIN  # noqa: E402
+
 from studio.export.onnx_export import export_checkpoint  # noqa: E402
 from studio.hashing import sha256_file  # noqa: E402
 from studio.training.config import TrainConfig  # noqa: E402
@@ -23,18 +25,7 @@ from studio.training.nets import Generator, attribute_loss  # noqa: E402
 from studio.training.run import shipped_embedder  # noqa: E402
 from studio.world.captions import SEASONS, TIMES, WEATHERS  # noqa: E402
 
-TINY = dict(
-    resolution=16,
-    z_dim=8,
-    ngf=4,
-    ndf=4,
-    batch=4,
-    ring_capacity=64,
-    snapshot_every=2,
-    sample_every=2,
-    magp_every=2,
-    threads=1,
-)
+TINY = TINY_TRAIN
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,197 @@
+"""The generator's training task with the OASIS segmentation discriminator (config `disc: oasis`).
+
+Each step: D learns to label real pixels by class and generated pixels as fake, to score the
+caption match and to classify real pictures' attributes; G learns to make its pixels read as the
+painted class (any real class where no sketch was given), to match its caption and to show the
+attributes it was given or its caption names. No pixel loss against the renderer: a one-of-many
+target averages into blur and banding (DESIGN §5). Noise and attributes are G inputs (nets.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from studio.training.data import ATTRIBUTE_GROUPS
+from studio.training.loop import (
+    _fixed_samples,
+    _restore,
+    _snapshot,
+    checkpoint_path,
+    generator_step,
+    load_onnx_generator,
+    load_onnx_refinement,
+    make_data,
+    wrap,
+)
+from studio.training.nets import Generator, attribute_loss
+from studio.training.oasis import (
+    SegDiscriminator,
+    attribute_vector,
+    class_balance,
+    mismatched_attributes,
+    seg_fake_loss,
+    seg_generator_loss,
+    seg_real_loss,
+)
+from studio.training.samples import save_sample_grid
+from studio.world.classes import NUM_CLASSES
+
+GROUPS = tuple(len(v) for v in ATTRIBUTE_GROUPS.values())
+
+
+def build_generator(cfg) -> Generator:
+    """The generator a config describes (also what export rebuilds from a checkpoint)."""
+    return Generator(
+        cfg.z_dim,
+        cfg.ngf,
+        NUM_CLASSES,
+        cfg.resolution,
+        cfg.trunk,
+        attr_dim=sum(GROUPS) if cfg.attributes else 0,
+        noise=cfg.noise,
+    )
+
+
+def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
+    G = build_generator(cfg).to(env.device)
+    groups = GROUPS if cfg.attr_weight > 0 else ()
+    attr_dim = sum(GROUPS) if cfg.attributes else 0
+    D = SegDiscriminator(cfg.ndf, NUM_CLASSES, cfg.resolution, groups, attr_dim).to(env.device)
+    if cfg.init and not (resume and checkpoint_path(out_dir).exists()):
+        load_onnx_generator(G, Path(cfg.init))
+        if cfg.init_refine:
+            load_onnx_refinement(G, Path(cfg.init_refine))
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    trained = _param_groups(G, cfg)
+    if cfg.freeze_trunk:  # stage II: the trunk keeps its weights, only the refinement levels learn
+        if not G.refine:
+            raise ValueError("freeze_trunk needs a trunk below resolution")
+        G.requires_grad_(False)
+        G.refine.requires_grad_(True)
+        trained = [{"params": list(G.refine.parameters())}]
+    opt_g = torch.optim.Adam(trained, cfg.lr_g, betas=(0.0, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=(0.0, 0.999))
+    parts = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
+    start, seen, wall = _restore(out_dir, parts) if resume else (0, 0, 0.0)
+    train_g, train_d = wrap(G, env), wrap(D, env)
+    data = make_data(cfg, embed, env)
+    fixed = _fixed_samples(cfg, embed, env.device)
+    res = cfg.resolution
+    unknown = (
+        F.one_hot(torch.zeros(1, dtype=torch.long), NUM_CLASSES).float()[:, :, None, None].to(env.device)
+    )
+    metrics: dict[str, float] = {}
+    t0 = time.time()
+    try:
+        for step in range(start, cfg.steps):
+            if should_stop():
+                break
+            rng = np.random.default_rng([cfg.seed, env.rank, step])
+            b = {k: v.to(env.device) for k, v in data.sample(cfg.batch, rng).items()}
+            x, labels, text = b["image"], b["labels"], b["text"]
+            n, classes = x.shape[0], labels.argmax(1)
+            drop = torch.rand(n, device=env.device) < cfg.label_drop
+            labels_in = torch.where(drop[:, None, None, None], unknown.expand_as(labels), labels)
+            keep = torch.rand(n, len(GROUPS), device=env.device) >= cfg.attr_drop
+            given = attribute_vector(b["truth"], keep, GROUPS) if cfg.attributes else None
+            shown = torch.rand(n, len(GROUPS), device=env.device) >= cfg.attr_drop  # what D is told of reals
+            # G answers for the attributes it was given and those its caption names.
+            wanted = (
+                torch.where(keep & (b["truth"] >= 0), b["truth"], b["attrs"])
+                if cfg.attributes
+                else b["attrs"]
+            )
+            noise = torch.randn(n, 1, res, res, device=env.device) if cfg.noise else None
+            z = torch.randn(n, cfg.z_dim, device=env.device)
+            weights = class_balance(classes)
+
+            with torch.no_grad():
+                fake = G(z, text, labels_in, given, noise)
+            real_cond = _cond(text, attribute_vector(b["truth"], shown, GROUPS) if cfg.attributes else None)
+            wrong = [_cond(text.roll(1, 0), real_cond[:, text.shape[1] :] if cfg.attributes else None)]
+            if cfg.attributes:  # the right caption with wrong attributes is a fake pairing too
+                lie = mismatched_attributes(b["truth"], GROUPS).to(env.device)
+                wrong.append(_cond(text, attribute_vector(lie, torch.ones_like(shown), GROUPS)))
+            logits, scores, attr_logits = train_d(
+                torch.cat([x, fake]), torch.cat([real_cond, _cond(text, given)]), tuple(wrong)
+            )
+            d_real, d_fake, d_mis = scores[:n], scores[n : 2 * n], scores[2 * n :]
+            seg_d = seg_real_loss(logits[:n], classes, weights) + seg_fake_loss(logits[n:])
+            hinge = (
+                F.relu(1 - d_real).mean() + 0.5 * F.relu(1 + d_fake).mean() + 0.5 * F.relu(1 + d_mis).mean()
+            )
+            loss_d = seg_d + cfg.global_weight * hinge
+            if groups:  # the attribute head learns from real pictures only, with their true attributes
+                attr_d = attribute_loss(tuple(g[:n] for g in attr_logits), b["truth"])
+                loss_d = loss_d + cfg.attr_weight * attr_d
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+
+            if step < cfg.d_warmup:  # a fresh D must first learn what the classes look like
+                seen += n * env.world
+                if env.main:
+                    progress(step + 1, cfg.steps, {"loss_d": loss_d.item(), "seg_d": seg_d.item()})
+                continue
+            fake = train_g(z, text, labels_in, given, noise)
+            logits, scores, attr_logits = train_d(fake, _cond(text, given))
+            seg_g = seg_generator_loss(logits, classes, weights, ~drop)
+            loss_g = seg_g - cfg.global_weight * scores.mean()
+            if groups:
+                attr_g = attribute_loss(attr_logits, wanted)
+                loss_g = loss_g + cfg.attr_weight * attr_g
+            generator_step(opt_g, loss_g, opt_d, G_ema, G, cfg.ema_beta)
+
+            seen += n * env.world
+            metrics = {
+                "loss_d": loss_d.item(),
+                "seg_d": seg_d.item(),
+                "seg_g": seg_g.item(),
+                "adv": -scores.mean().item(),
+            }
+            if groups:
+                metrics |= {"attr_d": attr_d.item(), "attr_g": attr_g.item()}
+            done = step + 1
+            if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
+                _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)
+            if env.main and done % cfg.sample_every == 0:
+                with torch.no_grad():
+                    grid = G_ema(fixed["z"], fixed["text"], fixed["labels"], *_fixed_extras(cfg, fixed))
+                save_sample_grid(grid, fixed["real"], out_dir / f"samples-{done:06d}.png")
+            if env.main:
+                progress(done, cfg.steps, {**metrics, "img_per_s": seen / max(1e-6, wall + time.time() - t0)})
+    finally:
+        data.stop()
+    if env.main and not checkpoint_path(out_dir).exists():  # steps 0: a grown model, exported as is
+        _snapshot(out_dir, cfg, start, seen, wall, parts, metrics)
+    return {"step": cfg.steps, "seen": seen, **metrics}
+
+
+def _cond(text: torch.Tensor, attributes: torch.Tensor | None) -> torch.Tensor:
+    """What D's projection head reads: the caption embedding, then the attributes (if any)."""
+    return text if attributes is None else torch.cat([text, attributes], dim=1)
+
+
+def _param_groups(G, cfg) -> list[dict]:
+    """Parts that start at zero in a fine-tune (attribute input, noise scales) learn `fresh_lr_mult`
+    times faster: at the trunk's rate they would still be near zero after a CPU session."""
+    fresh = [
+        p for name, p in G.named_parameters() if name.startswith("attr_proj.") or name.endswith("noise_scale")
+    ]
+    ids = {id(p) for p in fresh}
+    rest = [p for p in G.parameters() if id(p) not in ids]
+    return [{"params": rest}] + ([{"params": fresh, "lr": cfg.lr_g * cfg.fresh_lr_mult}] if fresh else [])
+
+
+def _fixed_extras(cfg, fixed: dict) -> tuple:
+    """The sample panel's attribute input (all its true attributes) and a fixed noise map."""
+    n = len(fixed["z"])
+    given = attribute_vector(fixed["truth"], torch.ones_like(fixed["truth"], dtype=torch.bool), GROUPS)
+    noise = torch.randn(n, 1, cfg.resolution, cfg.resolution, generator=torch.Generator().manual_seed(1))
+    return (given if cfg.attributes else None, noise.to(fixed["z"].device) if cfg.noise else None)

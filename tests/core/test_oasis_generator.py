@@ -1,0 +1,253 @@
+"""The rebuilt generator: OASIS segmentation D, scene-attribute input, per-pixel noise — trained for
+real steps on a tiny model, exported, and rendered through the real registry and pipeline."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tiny_models import TINY_TRAIN, link_shipped_text_encoder  # noqa: E402
+
+from studio.export.onnx_export import export_checkpoint  # noqa: E402
+from studio.inference.attribute_lexicon import LEXICON  # noqa: E402
+from studio.inference.attributes import attributes_for_prompt, describe, read_attributes  # noqa: E402
+from studio.inference.pipeline import Pipeline, PipelineError  # noqa: E402
+from studio.inference.registry import ModelRegistry  # noqa: E402
+from studio.training.config import TrainConfig  # noqa: E402
+from studio.training.loop import load_checkpoint, load_onnx_generator, train  # noqa: E402
+from studio.training.nets import Generator  # noqa: E402
+from studio.training.oasis import class_balance, seg_generator_loss  # noqa: E402
+from studio.training.run import shipped_embedder  # noqa: E402
+from studio.world.captions import EVAL_ONLY_PHRASES  # noqa: E402
+
+SHIPPED = Path(__file__).resolve().parents[2] / "exported_models"
+TINY = TINY_TRAIN
+OASIS = dict(disc="oasis", attributes=True, noise=True, attr_weight=1.0, d_warmup=1, fresh_lr_mult=100.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_oasis(tmp_path_factory) -> Path:
+    """A models folder with a tiny OASIS generator trained for 3 real steps and exported."""
+    root = tmp_path_factory.mktemp("oasis")
+    cfg = TrainConfig(name="tiny-oasis", steps=3, upscaler=None, **TINY, **OASIS)
+    metrics = train(cfg, root / "run", shipped_embedder())
+    assert np.isfinite(metrics["seg_g"]) and metrics["seen"] == 12
+    models = root / "models"
+    models.mkdir()
+    if link_shipped_text_encoder(models) is None:
+        pytest.skip("the shipped text encoder is not exported")
+    export_checkpoint(root / "run" / "checkpoint.pt", models / "tiny-oasis")
+    return models
+
+
+def test_grown_parts_start_as_no_ops():
+    """Attributes and noise start at zero, so a shipped generator fine-tuned into one that has
+    them first renders exactly its old picture."""
+    torch.manual_seed(0)
+    plain = Generator(8, 4, resolution=16)
+    grown = Generator(8, 4, resolution=16, attr_dim=18, noise=True)
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("attr_proj") or k.endswith("noise_scale") for k in missing)
+    z, text = torch.randn(2, 8), torch.randn(2, 384)
+    labels = torch.zeros(2, 11, 16, 16)
+    labels[:, 1] = 1
+    attrs = torch.zeros(2, 18)
+    attrs[:, 6] = 1
+    with torch.no_grad():
+        expected = plain(z, text, labels)
+        got = grown(z, text, labels, attrs, torch.randn(2, 1, 16, 16))
+    assert torch.allclose(expected, got, atol=1e-6)
+
+
+def test_onnx_init_fills_only_parts_that_start_as_no_ops(tmp_path):
+    shipped = SHIPPED / "landscape64.onnx"
+    if not shipped.is_file():
+        pytest.skip("landscape64 is not exported")
+    grown = Generator(64, 16, resolution=64, attr_dim=18, noise=True)
+    load_onnx_generator(grown, shipped)  # attr_proj and noise scales are new: allowed
+    wrong = Generator(64, 8, resolution=64)
+    with pytest.raises(ValueError, match="does not fit"):
+        load_onnx_generator(wrong, shipped)
+
+
+def test_class_balance_weighs_each_present_class_equally():
+    labels = torch.ones(1, 8, 8, dtype=torch.long)
+    labels[0, :2, :2] = 5  # 4 rock pixels among 60 sky pixels
+    weights = class_balance(labels)
+    assert weights[labels == 5].sum() == pytest.approx(weights[labels == 1].sum())
+    assert weights.mean() == pytest.approx(1.0)
+
+
+def test_generator_loss_asks_text_only_rows_for_any_real_class():
+    logits = torch.zeros(2, 11, 4, 4)
+    logits[:, 0] = 5.0  # D calls every pixel fake
+    labels = torch.full((2, 4, 4), 3)
+    weights = torch.ones(2, 4, 4)
+    sketched = seg_generator_loss(logits, labels, weights, torch.tensor([True, True]))
+    text_only = seg_generator_loss(logits, labels, weights, torch.tensor([False, False]))
+    assert text_only < sketched  # "any real class" is easier than "mountain"
+    logits[:, 0] = -5.0
+    assert seg_generator_loss(logits, labels, weights, torch.tensor([False, False])) < 0.01
+
+
+def test_tiny_oasis_model_resumes(tiny_oasis, tmp_path):
+    run = tiny_oasis.parent / "run"
+    cfg = TrainConfig(name="tiny-oasis", steps=4, upscaler=None, **TINY, **OASIS)
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    train(cfg, copy, shipped_embedder(), resume=True)
+    state = load_checkpoint(copy / "checkpoint.pt")
+    assert state["step"] == 4 and state["seen"] == 16 and "D" in state
+
+
+def test_exported_model_takes_attributes_and_noise(tiny_oasis):
+    pipe = Pipeline(ModelRegistry([tiny_oasis]), device="cpu")
+    info = pipe.registry.get("tiny-oasis")
+    assert [s.name for s in info.inputs] == ["z", "text", "labels", "attributes", "noise"]
+    assert dict(info.attribute_groups)["time"][-1] == "night"
+    (recipe,) = pipe.recipes_for("a lake under the moon in winter", count=1, model="tiny-oasis", size=16)
+    assert recipe.extra["attributes"] == {"time": "night", "weather": None, "season": "winter"}
+    base = pipe.render([recipe])[0]
+    assert np.array_equal(base, pipe.render([recipe])[0])  # noise comes from the seed: exact
+    (pinned,) = pipe.recipes_for(
+        "a lake under the moon in winter", count=1, model="tiny-oasis", size=16, attributes={"time": "noon"}
+    )
+    assert pinned.extra["attributes"]["time"] == "noon" and pinned.extra["attributes"]["season"] == "winter"
+    assert not np.array_equal(base, pipe.render([pinned])[0])
+    with pytest.raises(PipelineError, match="time must be one of"):
+        pipe.recipes_for("x", count=1, model="tiny-oasis", attributes={"time": "teatime"})
+    broken = recipe.replace(extra={"attributes": {"mood": "happy"}})
+    with pytest.raises(PipelineError, match="unknown attribute group"):
+        pipe.render([broken])
+
+
+def test_reader_knows_dozens_of_phrasings_but_no_evaluation_wording():
+    for group, values in LEXICON.items():
+        for value, phrases in values.items():
+            assert len(phrases) >= 15, (group, value)
+            for phrase in phrases:
+                for held_out in EVAL_ONLY_PHRASES:
+                    assert not re.search(r"(?<![\w-])" + re.escape(held_out) + r"(?![\w-])", phrase)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("a misty lake under snowy mountains at dawn", {"time": "dawn", "weather": "foggy", "season": None}),
+        ("Thunderstorm over the sea, late at night", {"time": "night", "weather": "stormy", "season": None}),
+        (
+            "autumn forest after lunch in the drizzle",
+            {"time": "afternoon", "weather": "rainy", "season": "autumn"},
+        ),
+        ("a waterfall", {"time": None, "weather": None, "season": None}),
+    ],
+)
+def test_reader_reads_prompts(prompt, expected):
+    assert attributes_for_prompt(prompt) == expected
+
+
+def test_describe_says_where_each_value_came_from():
+    attrs = {"time": "night", "weather": "rainy", "season": None}
+    line = describe(attrs, "a lake by moonlight")
+    assert "time night ← moonlight" in line and "weather rainy (pinned)" in line and "season ?" in line
+    assert read_attributes("moonlit")["time"] == ("night", "moonlit")
+
+
+def test_cli_pins_attributes_and_says_what_it_understood(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tiny_models import build_generator, build_models_dir
+
+    from studio.paths import REPO_ROOT
+    from studio.pngmeta import read_recipe
+
+    models = build_models_dir(tmp_path / "models")
+    build_generator(models, name="tiny-attr", version="2.0", attributes=True)
+    env = {**os.environ, "SYNESTHESIA_MODELS": str(models), "SYNESTHESIA_HOME": str(tmp_path / "home")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+
+    def studio(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "studio.cli", *args, "--size", "16", "--device", "cpu"]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    result = studio("generate", "a moonlit lake", "--weather", "snowy", "--model", "tiny-attr", "-o", "a.png")
+    assert result.returncode == 0, result.stderr
+    assert "scene: time night ← moonlit · weather snowy (pinned) · season ?" in result.stdout
+    recipe = read_recipe(tmp_path / "a.png")
+    assert recipe.extra["attributes"] == {"time": "night", "weather": "snowy", "season": None}
+    bad = studio("generate", "x", "--time", "teatime", "--model", "tiny-attr")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_sound_edits_move_the_attributes_they_imply(tmp_path):
+    """Owl → night through the attribute input (the words and the layout stay); a sound that
+    implies no attribute (waves) still blends the text."""
+    from tiny_models import build_generator, build_models_dir
+
+    from studio.audio.io import wav_bytes
+    from studio.inference.pipeline import MemoryAssets
+    from studio.world.sounds import synth
+
+    models = build_models_dir(tmp_path / "models")
+    if not (models / "sound_encoder.json").exists():
+        pytest.skip("the shipped sound encoder is not exported")
+    build_generator(models, name="tiny-attr", version="2.0", attributes=True)
+    pipe = Pipeline(ModelRegistry([models]), device="cpu")
+    info = pipe.registry.get("tiny-attr")
+    owl = synth("owl", np.random.default_rng(3), seconds=4.0)
+    assert pipe.sound_attributes(info, pipe.encode_sound(info, owl)) == {"time": "night"}
+    (recipe,) = pipe.recipes_for("a lake at noon", count=1, model="tiny-attr", size=16)
+    live = pipe.live_sound(recipe, owl, 0.8)
+    assert live.extra["sound_attributes"] == {"time": "night"} and "text_embedding" not in live.extra
+    row = pipe._attribute_row(info, live, None)
+    assert row[2] == pytest.approx(0.2) and row[6] == pytest.approx(0.8)  # noon 0.2, night 0.8
+    assets = MemoryAssets()
+    sound = assets.put(wav_bytes(owl, pipe.sound_rate(info)))
+    committed = recipe.replace(sound=sound, strength=0.8)
+    assert np.array_equal(pipe.render([committed], assets)[0], pipe.render([live])[0])
+    assert not np.array_equal(pipe.render([recipe])[0], pipe.render([live])[0])
+    waves = pipe.live_sound(recipe, synth("ocean_waves", np.random.default_rng(4), seconds=4.0), 0.8)
+    assert "text_embedding" in waves.extra
+
+
+def test_world_producer_ends_when_its_trainer_is_killed():
+    """`kill PID` (or -9) on a training run must not leave its renderer process burning a core."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import time\n"
+        "from studio.training.data import WorldStream\n"
+        "if __name__ == '__main__':\n"
+        "    s = WorldStream(16, seed=1, capacity=64, chunk=8).start(min_fill=8)\n"
+        "    print(s._process.pid, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    trainer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    producer = int(trainer.stdout.readline())
+    trainer.kill()
+    trainer.wait()
+
+    def gone() -> bool:
+        try:
+            with open(f"/proc/{producer}/status") as status:
+                return any(line.startswith("State:") and "Z" in line for line in status)
+        except FileNotFoundError:
+            return True
+
+    deadline = time.time() + 30
+    while not gone() and time.time() < deadline:
+        time.sleep(0.2)
+    if not gone():
+        os.kill(producer, 9)
+        pytest.fail("the world producer outlived its killed trainer")
