@@ -33,7 +33,7 @@ def add_fp16_twin(manifest_path: Path, tolerance: float = TOLERANCE) -> dict:
     import onnx
     from onnxconverter_common import float16
 
-    from studio.bench_compute import feeds_for
+    from studio.bench.compute import feeds_for
 
     data = read_manifest(manifest_path)
     source = manifest_path.with_suffix(".onnx")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from studio.limits import available_memory
 from studio.project.errors import ProjectError
 
 log = logging.getLogger(__name__)
@@ -55,26 +56,8 @@ class ArchiveLimits:
         """These limits, lowered to the free disk at `folder` and the available memory."""
         free = shutil.disk_usage(folder).free
         total = min(self.max_total_bytes, max(free - _DISK_RESERVE, 0))
-        memory = available_memory()
-        members = self.max_members
-        if memory is not None:
-            members = min(members, max(memory // 4 // _MEMORY_PER_MEMBER, 1000))
+        members = min(self.max_members, max(available_memory() // 4 // _MEMORY_PER_MEMBER, 1000))
         return dataclasses.replace(self, max_total_bytes=total, max_members=members)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory the machine can give without swapping, or None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def mb(n: int) -> str:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from sqlite_checks import integrity
 
-from studio.cli_project import add_project
+from studio.cli.project import add_project
 from studio.errors import CommandError
 from studio.inference.pipeline import Pipeline
 from studio.pngmeta import encode_png, read_recipe

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from studio.bench import bench, format_bench
-from studio.cli_bench import _ints
+from studio.cli.bench import _ints
 from studio.inference.pipeline import Pipeline
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from studio.bench_compute import (
+from studio.bench.compute import (
     PARITY_TOLERANCE,
     ComputeUnavailable,
     compute_rows,

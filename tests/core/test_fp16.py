@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.cli_train import run_fp16
+from studio.cli.train import run_fp16
 from studio.errors import CommandError
 from studio.export.fp16 import Fp16Error, add_fp16_twin
 from studio.inference.manifest import ModelError

@@ -254,7 +254,7 @@ def test_quantize_keeps_a_matmul_faithful(tmp_path) -> None:
 
 def test_export_text_refuses_a_tiny_check() -> None:
     pytest.importorskip("torch")
-    from studio.cli_train import run_export_text
+    from studio.cli.train import run_export_text
     from studio.errors import CommandError
 
     with pytest.raises(CommandError, match="at least 10"):

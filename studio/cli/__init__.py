@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studio import __version__
-from studio.cli_bench import add_bench
-from studio.cli_project import add_project
-from studio.cli_sound import add_animate, add_listen
+from studio.cli.bench import add_bench
+from studio.cli.project import add_project
+from studio.cli.sound import add_animate, add_listen
 from studio.errors import CommandError
 from studio.inference.attributes import GROUPS, RECIPE_KEY, describe
 from studio.recipe import RecipeError
@@ -108,7 +108,7 @@ def _add_attribute_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from studio.cli_inputs import recipe_inputs
+    from studio.cli.inputs import recipe_inputs
     from studio.inference.pipeline import MemoryAssets
     from studio.pngmeta import encode_png
 
@@ -345,7 +345,7 @@ def _positive_int(text: str) -> int:
 
 
 def _train_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    from studio.cli_train import add_eval, add_export, add_export_text, add_fp16, add_sheet, add_train
+    from studio.cli.train import add_eval, add_export, add_export_text, add_fp16, add_sheet, add_train
 
     return [add_train, add_export, add_export_text, add_fp16, add_eval, add_sheet]
 
@@ -446,7 +446,3 @@ def main(argv: list[str] | None = None) -> int:
         prefix = "error" if expected else f"unexpected error ({type(exc).__name__})"
         print(f"studio: {prefix}: {exc}", file=sys.stderr)
         return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    sys.exit(main())

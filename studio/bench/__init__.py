@@ -4,7 +4,7 @@ Live figures are what the app's worker does per frame: paint = one generator run
 painted sketch at preview quality (no upscaler), sound = log-mel + sound encoder on the last 2 s
 + blend + one generator run. Frames/s is 1000 / median ms of repeated runs. Compute figures
 (GMACs, share of the measured matmul peak, ORT vs torch eager on the same weights) are CPU-only:
-see studio.bench_compute.
+see studio.bench.compute.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from unittest import mock
 
 import numpy as np
 
-from studio.bench_compute import compute_rows, format_compute
+from studio.bench.compute import compute_rows, format_compute
 from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.inference.sketch import index_png
 
