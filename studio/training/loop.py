@@ -34,6 +34,7 @@ from studio.training.nets import (
 )
 from studio.training.samples import save_sample_grid
 from studio.training.segmenter import SegmenterNet, class_weights, colorize, segmenter_step
+from studio.world.classes import NUM_CLASSES
 from studio.world.scene import render_scenes
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,17 @@ def _log_progress(step: int, total: int, metrics: dict[str, float]) -> None:
     log.info("step %d/%d %s", step, total, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
 
+def unknown_labels(device) -> torch.Tensor:
+    """[1, C, 1, 1] one-hot of class 0: the label map of a text-only row, broadcast over pixels."""
+    return F.one_hot(torch.zeros(1, dtype=torch.long), NUM_CLASSES).float()[:, :, None, None].to(device)
+
+
+def step_batch(data, cfg: TrainConfig, env: Dist, step: int) -> dict[str, torch.Tensor]:
+    """The batch of `step` on this rank: seeded by (seed, rank, step), so a resumed run sees the same."""
+    rng = np.random.default_rng([cfg.seed, env.rank, step])
+    return {k: v.to(env.device) for k, v in data.sample(cfg.batch, rng).items()}
+
+
 def generator_step(
     opt_g, loss_g: torch.Tensor, opt_d, G_ema: torch.nn.Module, G: torch.nn.Module, beta: float
 ) -> None:
@@ -233,15 +245,14 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
     train_g, train_d = wrap(TrainingGenerator(G, E), env), wrap(D, env)
     data = make_data(cfg, embed, env)
     fixed = _fixed_samples(cfg, embed, env.device)
-    unknown = F.one_hot(torch.zeros(1, dtype=torch.long), 11).float()[:, :, None, None].to(env.device)
+    unknown = unknown_labels(env.device)
     metrics: dict[str, float] = {}
     t0 = time.time()
     try:
         for step in range(start, cfg.steps):
             if should_stop():
                 break
-            rng = np.random.default_rng([cfg.seed, env.rank, step])
-            b = {k: v.to(env.device) for k, v in data.sample(cfg.batch, rng).items()}
+            b = step_batch(data, cfg, env, step)
             x, labels, text, attrs = b["image"], b["labels"], b["text"], b["attrs"]
             n = x.shape[0]
             drop = torch.rand(n, device=env.device) < cfg.label_drop

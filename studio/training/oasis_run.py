@@ -13,7 +13,6 @@ import copy
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -27,6 +26,8 @@ from studio.training.loop import (
     load_onnx_generator,
     load_onnx_refinement,
     make_data,
+    step_batch,
+    unknown_labels,
     wrap,
 )
 from studio.training.nets import Generator, attribute_loss
@@ -83,17 +84,14 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
     data = make_data(cfg, embed, env)
     fixed = _fixed_samples(cfg, embed, env.device)
     res = cfg.resolution
-    unknown = (
-        F.one_hot(torch.zeros(1, dtype=torch.long), NUM_CLASSES).float()[:, :, None, None].to(env.device)
-    )
+    unknown = unknown_labels(env.device)
     metrics: dict[str, float] = {}
     t0 = time.time()
     try:
         for step in range(start, cfg.steps):
             if should_stop():
                 break
-            rng = np.random.default_rng([cfg.seed, env.rank, step])
-            b = {k: v.to(env.device) for k, v in data.sample(cfg.batch, rng).items()}
+            b = step_batch(data, cfg, env, step)
             x, labels, text = b["image"], b["labels"], b["text"]
             n, classes = x.shape[0], labels.argmax(1)
             drop = torch.rand(n, device=env.device) < cfg.label_drop
