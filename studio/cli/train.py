@@ -239,6 +239,7 @@ def add_sheet(sub: argparse._SubParsersAction) -> None:
 
 
 def run_sheet(args: argparse.Namespace) -> int:
+    _require_torch()  # a developer tool beside `studio eval`: the app bundle leaves studio.eval out
     from studio.eval.sheet import model_sheet
     from studio.inference.pipeline import Pipeline
 
