@@ -827,7 +827,10 @@ class MainWindow(QMainWindow):
             return
         if stamp in self._export_stamps:
             self._export_stamps.discard(stamp)
-            self.statusBar().showMessage(str(result), 5000)
+            if "\n" in str(result):
+                self.notify(str(result))  # with what the export left out or repaired
+            else:
+                self.statusBar().showMessage(str(result), 5000)
 
     def export_png(self, node_id: str, path: Path, size: int | None = None) -> bool:
         """Write the node's image as PNG, with its recipe unless the privacy setting is on; another
@@ -909,8 +912,9 @@ class MainWindow(QMainWindow):
         def run(_pipe, project, progress) -> str:
             from studio.project.archive import export_project_zip
 
-            export_project_zip(project, path, progress=lambda done, total: progress(done, total))
-            return f"Exported {path}"
+            notes: list[str] = []  # damaged assets left out, journal files repaired: the user must hear it
+            export_project_zip(project, path, progress=lambda done, total: progress(done, total), notes=notes)
+            return "\n".join([f"Exported {path}", *notes])
 
         return self._background(run, "export")
 

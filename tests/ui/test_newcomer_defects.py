@@ -328,3 +328,18 @@ def test_help_welcome_reopens_the_welcome_panel(qtbot, window: MainWindow) -> No
     welcome = next(a for a in help_menu.actions() if a.text().replace("&", "") == "Welcome")
     welcome.trigger()
     assert window.stack.currentWidget() is window.welcome
+
+
+def test_export_from_the_app_says_which_damaged_file_it_left_out(qtbot, window: MainWindow, tmp_path) -> None:
+    """A flipped byte in one picture: the zip is still written (importable) and the app says what
+    was left out and that the recipe renders it again, instead of only logging it."""
+    ids = generate(qtbot, window, "a lake", seed=3)
+    node = window.project.node(ids[0])
+    picture = window.project.assets.path(node.image)
+    data = bytearray(picture.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    picture.write_bytes(bytes(data))
+    archive = tmp_path / "out.zip"
+    window.export_zip(archive)
+    qtbot.waitUntil(lambda: archive.is_file() and "damaged" in window.toast.text(), timeout=RENDER_MS)
+    assert f"the image of {node.id}" in window.toast.text()
