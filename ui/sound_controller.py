@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QProgressDialog
 
 from studio.audio.io import SAMPLE_RATE, wav_bytes, write_wav
+from studio.inference.attributes import within
 from studio.recipe import Recipe
 from ui.image_view import to_qimage
 from ui.sound_panel import SoundPanel
@@ -195,8 +196,7 @@ class SoundController(QObject):
     def _changes(self, implied: dict[str, str]) -> dict[str, str]:
         """What an edit with the heard sound moves, for a generator with scene attributes."""
         info = self.window.info.default if self.window.info else None
-        groups = dict(info.attribute_groups) if info is not None else {}
-        return {g: v for g, v in implied.items() if v in groups.get(g, ())}
+        return within(info.attribute_groups, implied) if info is not None else {}
 
     def _on_progress(self, stamp: int, done: int, total: int) -> None:
         if stamp == self._animate_stamp and self._progress is not None:

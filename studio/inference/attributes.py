@@ -65,6 +65,12 @@ def checked(attrs: object, groups: dict[str, tuple[str, ...]] = GROUPS) -> dict[
     return out
 
 
+def within(groups: tuple[tuple[str, tuple[str, ...]], ...], attrs: dict) -> dict[str, str]:
+    """The attributes (group: value) a generator with these `attribute_groups` can show."""
+    known = dict(groups)
+    return {g: v for g, v in attrs.items() if v in known.get(g, ())}
+
+
 def attribute_vector(
     attrs: dict[str, str | None], groups: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> np.ndarray:

@@ -80,13 +80,11 @@ def rank_labels(pipe, info: ModelInfo, samples: np.ndarray) -> list[tuple[str, f
     """(label, cosine, implied scene attributes) for each sound the encoder's manifest names, best
     first: zero-shot recognition against the centroid of each label's prompt embeddings."""
     audio_info = pipe.audio_encoder_for(info)
-    labels = audio_info.manifest.get("listen_labels") or []
-    if not labels:
+    if not audio_info.manifest.get("listen_labels"):
         raise ModelError(f"{audio_info.name} lists no sounds to recognise (manifest 'listen_labels')")
     sound = pipe.encode_sound(info, samples)
-    scores = []
-    for label in labels:
-        centre = pipe.encode_text(info, list(label["prompts"])).mean(axis=0)
-        centre /= max(float(np.linalg.norm(centre)), 1e-8)
-        scores.append((str(label["display"]), float(sound @ centre), dict(label.get("attributes", {}))))
+    scores = [
+        (str(label["display"]), float(sound @ centre), dict(label.get("attributes", {})))
+        for centre, label in pipe.label_centres(info)
+    ]
     return sorted(scores, key=lambda row: -row[1])

@@ -22,7 +22,13 @@ from studio.audio.io import AudioError, read_audio
 from studio.image_input import ImageInputError, open_image
 from studio.inference.attributes import RECIPE_KEY as ATTRIBUTES_KEY
 from studio.inference.attributes import SOUND_KEY as SOUND_ATTRIBUTES_KEY
-from studio.inference.attributes import AttributesError, attribute_vector, attributes_for_prompt, checked
+from studio.inference.attributes import (
+    AttributesError,
+    attribute_vector,
+    attributes_for_prompt,
+    checked,
+    within,
+)
 from studio.inference.audio_encoder import AudioEncoder, blend_toward
 from studio.inference.compose import MaskError, composite, read_mask
 from studio.inference.engine import Engine
@@ -303,22 +309,28 @@ class Pipeline:
             log.info(text)
             self._notices.append(text)
 
-    def sound_attributes(self, info: ModelInfo, sound: np.ndarray) -> dict[str, str]:
-        """The scene attributes a sound implies (owl → night), from the nearest of the sound
-        encoder's labels; only the groups this generator has. Empty: it implies none (waves)."""
+    def label_centres(self, info: ModelInfo) -> list[tuple[np.ndarray, dict]]:
+        """(unit centre of its prompts' embeddings, label) for each sound the generator's sound
+        encoder names in `listen_labels`; computed once per encoder pair (live sound asks per frame)."""
         audio_info = self.audio_encoder_for(info)
         key = (audio_info.path, self.registry.text_encoder_for(info).path)
         if key not in self._label_centres:
             labels = audio_info.manifest.get("listen_labels") or []
             centres = [self.encode_text(info, list(label["prompts"])).mean(axis=0) for label in labels]
-            centres = [c / max(float(np.linalg.norm(c)), 1e-8) for c in centres]
             self._label_centres[key] = [
-                (c, dict(label.get("attributes", {}))) for c, label in zip(centres, labels, strict=True)
+                (c / max(float(np.linalg.norm(c)), 1e-8), label)
+                for c, label in zip(centres, labels, strict=True)
             ]
-        ranked = sorted(self._label_centres[key], key=lambda item: -float(sound @ item[0]))
-        groups = dict(info.attribute_groups)
-        implied = ranked[0][1] if ranked else {}
-        return {g: v for g, v in implied.items() if v in groups.get(g, ())}
+        return self._label_centres[key]
+
+    def sound_attributes(self, info: ModelInfo, sound: np.ndarray) -> dict[str, str]:
+        """The scene attributes a sound implies (owl → night), from the nearest of the sound
+        encoder's labels; only the groups this generator has. Empty: it implies none (waves)."""
+        centres = self.label_centres(info)
+        if not centres:
+            return {}
+        _centre, label = max(centres, key=lambda item: float(sound @ item[0]))
+        return within(info.attribute_groups, dict(label.get("attributes", {})))
 
     def _sound_mix(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> dict[str, str]:
         """For a generator with attributes, what a recipe's sound edit moves (empty: blend the text)."""
@@ -326,8 +338,7 @@ class Pipeline:
             return {}
         live = recipe.extra.get(SOUND_ATTRIBUTES_KEY)  # a live sound's, set by the worker per frame
         if isinstance(live, dict):
-            groups = dict(info.attribute_groups)
-            return {g: v for g, v in live.items() if v in groups.get(g, ())}
+            return within(info.attribute_groups, live)
         if recipe.sound is None:
             return {}
         return self.sound_attributes(info, self._recipe_sound(info, recipe, assets))
