@@ -90,6 +90,7 @@ class PromptPanel(QWidget):
         below = QHBoxLayout()
         below.setContentsMargins(0, 0, 0, 0)
         below.addWidget(self.counter)
+        below.addSpacing(16)
         below.addWidget(self.attributes, 1)
         layout.addLayout(below)
         self._update_counter()
