@@ -530,9 +530,10 @@ class SketchMap:
 
 
 def read_sketch(png: bytes, info: ModelInfo) -> SketchMap:
-    """Index sketches (L/I) by value; any other picture (RGB, palette, grey+alpha…) by its colours,
-    each pixel the nearest class colour. Resized to the model's resolution (nearest) before any
-    per-pixel work, so a huge picture costs only its decode, which is checked against memory first."""
+    """Index sketches (L/I whose values are class indices) by value; any other picture (RGB,
+    palette, grey+alpha, a grey drawing) by its colours, each pixel the nearest class colour.
+    Resized to the model's resolution (nearest) before any per-pixel work, so a huge picture
+    costs only its decode, which is checked against memory first."""
     classes, res = info.label_classes, info.resolution or 0
     try:
         image = open_image(png, "the sketch")
@@ -541,20 +542,22 @@ def read_sketch(png: bytes, info: ModelInfo) -> SketchMap:
     size = image.size
     if image.size != (res, res):
         image = image.resize((res, res), Image.Resampling.NEAREST)
-    if image.mode not in INDEX_MODES:
-        rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
-        palette = np.asarray([c.color for c in classes], dtype=np.int32)
-        difference = rgb[:, :, None, :] - palette[None, None]
-        index = (difference**2).sum(-1).argmin(-1)
-        off = np.abs(np.take_along_axis(difference, index[:, :, None, None], axis=2)).max(axis=(2, 3))
-        return SketchMap(index.astype(np.int64), size, off)
-    index = np.asarray(image, dtype=np.int64)
-    top = int(index.max(initial=0))
-    if top >= len(classes) or int(index.min(initial=0)) < 0:
-        raise PipelineError(
-            f"the sketch uses class index {top}, but {info.name} knows {len(classes)} classes"
-        )
-    return SketchMap(index, size, None)
+    if image.mode in INDEX_MODES:
+        index = np.asarray(image, dtype=np.int64)
+        top = int(index.max(initial=0))
+        if 0 <= int(index.min(initial=0)) and top < len(classes):
+            return SketchMap(index, size, None)
+        if image.mode != "L":
+            raise PipelineError(
+                f"the sketch uses class index {top}, but {info.name} knows {len(classes)} classes"
+            )
+    # colours (RGB, palette, grey+alpha, or a grey drawing whose values are not class indices)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
+    palette = np.asarray([c.color for c in classes], dtype=np.int32)
+    difference = rgb[:, :, None, :] - palette[None, None]
+    index = (difference**2).sum(-1).argmin(-1)
+    off = np.abs(np.take_along_axis(difference, index[:, :, None, None], axis=2)).max(axis=(2, 3))
+    return SketchMap(index.astype(np.int64), size, off)
 
 
 def sketch_indices(png: bytes, info: ModelInfo) -> np.ndarray:

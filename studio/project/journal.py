@@ -6,6 +6,7 @@ assets rebuild it. Files are replaced atomically, so each is always a complete o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 JOURNAL_FORMAT = 1
 SUFFIX = ".json"
 DAMAGED_SUFFIX = ".damaged"
+CHECK = "check"  # the record's checksum (files written before it have none and are trusted)
 
 
 class JournalError(ValueError):
@@ -79,6 +81,8 @@ class Journal:
             raise JournalError(f"{path.name} (not valid JSON)") from exc
         if not isinstance(data, dict):
             raise JournalError(f"{path.name} (not a JSON object)")
+        if not _check_holds(data):
+            raise JournalError(f"{path.name} (its checksum does not match: the file was changed or damaged)")
         fmt = data.get("format")
         if not isinstance(fmt, int) or fmt > JOURNAL_FORMAT:
             raise JournalError(f"{path.name} (unknown journal format {fmt!r})", damaged=False)
@@ -119,7 +123,7 @@ class Journal:
             except (OSError, ValueError, UnicodeDecodeError, RecursionError):
                 bad.append(node_id)
                 continue
-            if not isinstance(data, dict) or data.get("id") != node_id:
+            if not isinstance(data, dict) or data.get("id") != node_id or not _check_holds(data):
                 bad.append(node_id)
         return bad
 
@@ -138,7 +142,26 @@ class Journal:
 def journal_bytes(node: Node, deleted: bool) -> bytes:
     """The journal record of `node`, as written to its file and into exported zips."""
     data = {"format": JOURNAL_FORMAT, **node_to_dict(node, deleted)}
+    data[CHECK] = record_checksum(data)
     return json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def record_checksum(data: dict) -> str:
+    """A hash of the record's canonical JSON: a flipped digit that still parses (a date, an image
+    hash) is damage too, and only a checksum can tell. JSON round-trips the text exactly."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_holds(data: dict) -> bool:
+    """True when the record's checksum matches, or it has none (written before checksums)."""
+    if CHECK not in data:
+        return True
+    rest = {k: v for k, v in data.items() if k != CHECK}
+    try:
+        return data[CHECK] == record_checksum(rest)
+    except (TypeError, ValueError, RecursionError):
+        return False
 
 
 def ensure_writable_text(value: str, what: str) -> str:

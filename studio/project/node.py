@@ -68,7 +68,11 @@ def node_from_parts(
     recipe_obj = Recipe.from_json(recipe) if isinstance(recipe, str | bytes) else Recipe.from_dict(recipe)
     if not isinstance(image, str) or not SHA_RE.match(image):
         raise ValueError(f"bad image id {image!r}")
-    if isinstance(created, bool) or not isinstance(created, int | float) or not math.isfinite(created):
+    if isinstance(created, bool) or not isinstance(created, int | float):
+        raise ValueError("created must be a finite number")
+    if isinstance(created, int) and abs(created) > DAMAGED_AFTER:
+        created = float(DAMAGED_AFTER + 1 if created > 0 else -1)  # 10**400 cannot even be a float
+    if not math.isfinite(created):
         raise ValueError("created must be a finite number")
     if starred not in (0, 1):  # also accepts True/False
         raise ValueError("starred must be true or false")

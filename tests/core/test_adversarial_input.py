@@ -354,6 +354,35 @@ def test_palette_sketch_is_read_by_colour_and_off_palette_maps_to_nearest(
     assert names[mapped[0, 0]] == "flower"  # (250, 10, 10) lies nearest flower's (232, 70, 180)
 
 
+def test_grey_drawing_is_read_by_colour_and_an_index_sketch_by_value() -> None:
+    """An L-mode picture whose values are class indices is the app's own sketch; a grey drawing
+    (values beyond the class count) is mapped by colour like any picture, not refused."""
+    from io import BytesIO
+
+    from studio.inference.pipeline import read_sketch
+    from studio.inference.registry import ModelRegistry
+
+    info = ModelRegistry([SHIPPED]).get("landscape128")
+    names = [c.name for c in info.label_classes]
+
+    def png(array: np.ndarray) -> bytes:
+        out = BytesIO()
+        Image.fromarray(array, mode="L").save(out, format="PNG")
+        return out.getvalue()
+
+    index = np.full((128, 128), names.index("water"), np.uint8)
+    index[:64] = names.index("sky")
+    as_index = read_sketch(png(index), info)
+    assert as_index.off_palette is None and names[as_index.indices[10, 10]] == "sky"
+
+    grey = np.full((128, 128), 250, np.uint8)  # a white page with a black lower half
+    grey[64:] = 5 + 40
+    drawing = read_sketch(png(grey), info)
+    assert drawing.off_palette is not None
+    assert set(drawing.indices.flatten()) <= set(range(len(names)))
+    assert drawing.indices[10, 10] != drawing.indices[100, 10]
+
+
 @pytest.mark.parametrize(("seed", "count"), [(str(2**64), 1), (str(2**63 - 1), 2), (str(-(2**63) - 1), 1)])
 def test_out_of_range_seeds_are_refused_not_wrapped(studio: Runner, seed: str, count: int) -> None:
     result = studio(

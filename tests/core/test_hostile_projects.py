@@ -289,6 +289,34 @@ def test_corrupt_journal_file_is_rewritten_from_the_database(tmp_path: Path) -> 
         assert project.nodes() == nodes
 
 
+def test_a_flipped_digit_that_still_parses_is_found_and_rewritten(tmp_path: Path) -> None:
+    """A journal record that is still valid JSON but says another date is damage: its checksum
+    finds it while the database still holds the record, and the file is rewritten."""
+    folder = tmp_path / "p"
+    nodes = make_project(folder, 3)
+    journal = folder / "nodes" / f"{nodes[1].id}.json"
+    intact = journal.read_bytes()
+    record = json.loads(intact)
+    created = json.dumps(record["created"])
+    flipped = created[:3] + ("1" if created[3] != "1" else "2") + created[4:]
+    journal.write_bytes(intact.replace(f'"created": {created}'.encode(), f'"created": {flipped}'.encode()))
+    assert json.loads(journal.read_bytes())["created"] != record["created"]
+    with Project.open(folder) as project:
+        assert project.report == [
+            f"1 journal file was damaged and rewritten from the database: {nodes[1].id}."
+        ]
+    assert journal.read_bytes() == intact
+
+
+def test_a_huge_integer_date_in_a_journal_reads_as_damage_not_an_overflow(tmp_path: Path) -> None:
+    from studio.project.node import DAMAGED_AS, node_from_parts
+
+    node = make_project(tmp_path / "p", 1)[0]
+    far = node_from_parts(node.id, [], "generate", node.recipe.to_dict(), node.image, 10**400, False, "")
+    past = node_from_parts(node.id, [], "generate", node.recipe.to_dict(), node.image, -(10**400), False, "")
+    assert (far.created, past.created) == (DAMAGED_AS, 0.0)
+
+
 # ---------------------------------------------------------------- 4. damaged header or newer schema
 def test_random_bytes_after_the_header_are_damage_not_a_newer_version(tmp_path: Path) -> None:
     folder = tmp_path / "p"

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 from sqlite_checks import integrity
 
-from studio.project.journal import Journal
+from studio.project.journal import CHECK, Journal, record_checksum
 from studio.project.node import Node
 from studio.project.store import Project, ProjectError
 from studio.recipe import Recipe
@@ -427,7 +427,9 @@ def test_node_from_a_newer_version_is_hidden_not_lost(tmp_path: Path) -> None:
         conn.execute("UPDATE nodes SET recipe = ? WHERE id = ?", (future, nodes[1].id))
     conn.close()
     journal = folder / "nodes" / f"{nodes[1].id}.json"
-    journal.write_text(json.dumps({**json.loads(journal.read_text()), "recipe": json.loads(future)}))
+    newer = {k: v for k, v in json.loads(journal.read_text()).items() if k != CHECK}
+    newer["recipe"] = json.loads(future)
+    journal.write_text(json.dumps({**newer, CHECK: record_checksum(newer)}))  # as a newer app writes it
     with Project.open(folder) as project:
         assert project.nodes() == nodes[:1]
         text = " ".join(project.report)
