@@ -52,6 +52,9 @@ class TrainConfig(JsonConfig):
     global_weight: float = 1.0  # oasis only: weight of the picture-level text-match hinge
     fresh_lr_mult: float = 1.0  # oasis only: learning-rate factor of G's parts that start at zero
     d_warmup: int = 0  # oasis only: steps that train D alone first (a fresh D beside an --init G)
+    lowfreq_weight: float = 0.0  # oasis only: L1 of 8×8 means where sketch and attributes are all given
+    diversity_weight: float = 0.0  # oasis only: reward two seeds of one condition for differing (DSGAN)
+    diversity_cap: float = 0.15  # oasis only: mean |Δpixel| beyond which seeds are different enough
     magp_weight: float = 2.0
     magp_every: int = 4  # lazy regularisation
     ema_beta: float = 0.999

@@ -136,3 +136,20 @@ def attribute_vector(truth: torch.Tensor, keep: torch.Tensor, groups: tuple[int,
         known = (truth[:, g] >= 0) & keep[:, g]
         parts.append(F.one_hot(truth[:, g].clamp(min=0), size).float() * known[:, None].float())
     return torch.cat(parts, dim=1)
+
+
+def lowfreq_loss(fake: torch.Tensor, real: torch.Tensor, rows: torch.Tensor, size: int = 8) -> torch.Tensor:
+    """L1 of the `size`×`size` block means on `rows`: where the sketch and every attribute are
+    given, the light and colour of each region are fixed (night is dark, snow is white) though
+    the detail is one-of-many — so this regresses only what is not, and G cannot ignore the
+    attribute input as the adversarial heads alone let it."""
+    if not rows.any():
+        return fake.sum() * 0
+    pool = fake.shape[-1] // size
+    return F.l1_loss(F.avg_pool2d(fake[rows], pool), F.avg_pool2d(real[rows], pool))
+
+
+def diversity_loss(first: torch.Tensor, second: torch.Tensor, cap: float) -> torch.Tensor:
+    """Two seeds of the same condition should differ (DSGAN's bounded mode-seeking term): minus
+    the mean |Δpixel|, clipped at `cap` so it never pays to turn seeds into noise."""
+    return -(first - second).abs().mean(dim=(1, 2, 3)).clamp(max=cap).mean()

@@ -35,6 +35,8 @@ from studio.training.oasis import (
     SegDiscriminator,
     attribute_vector,
     class_balance,
+    diversity_loss,
+    lowfreq_loss,
     mismatched_attributes,
     seg_fake_loss,
     seg_generator_loss,
@@ -144,6 +146,21 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
             if groups:
                 attr_g = attribute_loss(attr_logits, wanted)
                 loss_g = loss_g + cfg.attr_weight * attr_g
+            if cfg.lowfreq_weight > 0:
+                fixed_rows = ~drop & (keep.all(1) if cfg.attributes else torch.ones_like(drop))
+                low = lowfreq_loss(fake, x, fixed_rows)
+                loss_g = loss_g + cfg.lowfreq_weight * low
+            if cfg.diversity_weight > 0:  # a second seed for a quarter of the rows
+                k = max(1, n // 4)
+                second = train_g(
+                    torch.randn_like(z[:k]),
+                    text[:k],
+                    labels_in[:k],
+                    None if given is None else given[:k],
+                    None if noise is None else torch.randn_like(noise[:k]),
+                )
+                div = diversity_loss(fake[:k], second, cfg.diversity_cap)
+                loss_g = loss_g + cfg.diversity_weight * div
             generator_step(opt_g, loss_g, opt_d, G_ema, G, cfg.ema_beta)
 
             seen += n * env.world
@@ -155,6 +172,10 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
             }
             if groups:
                 metrics |= {"attr_d": attr_d.item(), "attr_g": attr_g.item()}
+            if cfg.lowfreq_weight > 0:
+                metrics["low"] = low.item()
+            if cfg.diversity_weight > 0:
+                metrics["div"] = -div.item()
             done = step + 1
             if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
                 _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)

@@ -22,13 +22,28 @@ from studio.inference.registry import ModelRegistry  # noqa: E402
 from studio.training.config import TrainConfig  # noqa: E402
 from studio.training.loop import load_checkpoint, load_onnx_generator, train  # noqa: E402
 from studio.training.nets import Generator  # noqa: E402
-from studio.training.oasis import class_balance, seg_generator_loss  # noqa: E402
+from studio.training.oasis import (  # noqa: E402
+    class_balance,
+    diversity_loss,
+    lowfreq_loss,
+    seg_generator_loss,
+)
 from studio.training.run import shipped_embedder  # noqa: E402
 from studio.world.captions import EVAL_ONLY_PHRASES  # noqa: E402
 
 SHIPPED = Path(__file__).resolve().parents[2] / "exported_models"
 TINY = TINY_TRAIN
-OASIS = dict(disc="oasis", attributes=True, noise=True, attr_weight=1.0, d_warmup=1, fresh_lr_mult=100.0)
+OASIS = dict(
+    disc="oasis",
+    attributes=True,
+    noise=True,
+    attr_weight=1.0,
+    d_warmup=1,
+    fresh_lr_mult=100.0,
+    lowfreq_weight=1.0,
+    diversity_weight=1.0,
+    attr_drop=0.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +53,7 @@ def tiny_oasis(tmp_path_factory) -> Path:
     cfg = TrainConfig(name="tiny-oasis", steps=3, upscaler=None, **TINY, **OASIS)
     metrics = train(cfg, root / "run", shipped_embedder())
     assert np.isfinite(metrics["seg_g"]) and metrics["seen"] == 12
+    assert metrics["div"] > 0 and np.isfinite(metrics["low"])
     models = root / "models"
     models.mkdir()
     if link_shipped_text_encoder(models) is None:
@@ -82,6 +98,26 @@ def test_class_balance_weighs_each_present_class_equally():
     weights = class_balance(labels)
     assert weights[labels == 5].sum() == pytest.approx(weights[labels == 1].sum())
     assert weights.mean() == pytest.approx(1.0)
+
+
+def test_lowfreq_loss_sees_light_not_detail():
+    """Night vs day (block means) costs; a different texture with the same means does not."""
+    torch.manual_seed(0)
+    real = torch.rand(2, 3, 16, 16) * 0.2
+    checker = torch.ones(16, 16)
+    checker[::2, ::2] = -1
+    checker[1::2, 1::2] = -1
+    retextured = real + 0.1 * checker  # every 2×2 block keeps its mean
+    rows = torch.tensor([True, False])
+    assert lowfreq_loss(retextured, real, rows).item() == pytest.approx(0.0, abs=1e-6)
+    assert lowfreq_loss(real - 0.5, real, rows).item() == pytest.approx(0.5, abs=1e-5)
+    assert lowfreq_loss(real - 0.5, real, torch.tensor([False, False])).item() == 0.0
+
+
+def test_diversity_loss_rewards_differing_seeds_up_to_the_cap():
+    a = torch.zeros(2, 3, 4, 4)
+    assert diversity_loss(a, a + 0.05, cap=0.15).item() == pytest.approx(-0.05)
+    assert diversity_loss(a, a + 0.9, cap=0.15).item() == pytest.approx(-0.15)
 
 
 def test_generator_loss_asks_text_only_rows_for_any_real_class():
