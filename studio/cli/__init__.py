@@ -22,6 +22,7 @@ import numpy as np
 from studio import __version__
 from studio.cli.bench import add_bench
 from studio.cli.project import add_project
+from studio.cli.sonify import add_sonify
 from studio.cli.sound import add_animate, add_listen
 from studio.errors import CommandError
 from studio.inference.attributes import GROUPS, RECIPE_KEY, describe
@@ -358,6 +359,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_recipe,
     add_listen,
     add_animate,
+    add_sonify,
     add_bench,
     add_project,
     *_train_commands(),

@@ -50,7 +50,12 @@ def run_listen(args: argparse.Namespace) -> int:
 def add_animate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("animate", help="a GIF or MP4 whose frames follow a sound over time")
     p.add_argument("prompt", help="the picture to animate, e.g. 'a lake under mountains at noon'")
-    p.add_argument("--sound", type=Path, required=True, help="WAV/FLAC/OGG that drives the frames")
+    p.add_argument(
+        "--sound", type=Path, help="WAV/FLAC/OGG that drives the frames (default: the picture's own ambience)"
+    )
+    p.add_argument(
+        "--seconds", type=float, default=8.0, help="length without --sound: the ambience's (default 8)"
+    )
     p.add_argument(
         "-o", "--output", type=Path, default=Path("animation.mp4"), help=".mp4 (with sound) or .gif"
     )
@@ -78,8 +83,10 @@ def run_animate(args: argparse.Namespace) -> int:
     pipe = Pipeline(device=args.device)
     recipe = pipe.recipes_for(args.prompt, seed=args.seed, count=1, model=args.model, size=args.size)[0]
     rate = pipe.sound_rate(pipe.registry.get(recipe.model))
-    audio = _load_sound(args.sound, rate, max_seconds=120.0)
-    count = frame_count(len(audio.samples), rate, args.fps)
+    samples = (
+        _load_sound(args.sound, rate, 120.0).samples if args.sound else _ambience(pipe, recipe, args, rate)
+    )
+    count = frame_count(len(samples), rate, args.fps)
     if args.output.suffix.lower() == ".gif":
         require_gif_memory(count, args.size)
 
@@ -90,7 +97,7 @@ def run_animate(args: argparse.Namespace) -> int:
     frames = animation_frames(
         pipe,
         recipe,
-        audio.samples,
+        samples,
         fps=args.fps,
         strength=args.strength,
         follow_loudness=not args.steady,
@@ -98,8 +105,25 @@ def run_animate(args: argparse.Namespace) -> int:
     )
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "sound.wav"
-        write_wav(wav, audio.samples, rate)
+        write_wav(wav, samples, rate)
         write_animation(frames, args.output, args.fps, wav)  # renders each frame as the writer takes it
     print(file=sys.stderr)
     print(f"{args.output} ({count} frames at {args.fps:g} fps, {pipe.provider})")
     return 0
+
+
+def _ambience(pipe, recipe, args: argparse.Namespace, rate: int):
+    """No sound given: the picture's own ambience drives it (`studio sonify` of its first frame)."""
+    import numpy as np
+
+    from studio.ambience import AmbienceError, periods
+    from studio.cli.sonify import picture_ambience
+
+    if not 1.0 <= args.seconds <= 120.0:
+        raise CommandError("--seconds must be from 1 to 120")
+    ambience, _scene = picture_ambience(pipe, pipe.render([recipe], preview=True)[0], recipe)
+    print(f"sound: {ambience.describe()}", file=sys.stderr)
+    try:
+        return np.concatenate(list(periods(ambience, args.seconds, seed=recipe.seed, rate=rate)))
+    except AmbienceError as exc:
+        raise CommandError(str(exc)) from exc

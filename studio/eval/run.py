@@ -197,7 +197,19 @@ def _sound(pipe: Pipeline, info, judge, n: int) -> dict:
         "listen": sound_metrics(
             lambda samples: pipe.encode_sound(info, samples), lambda texts: pipe.encode_text(info, texts)
         ),
+        "sonify": _sonify(pipe, info, n),
     }
+
+
+def _sonify(pipe: Pipeline, info, n: int) -> dict | None:
+    """The hear-the-picture round trip; None without an image encoder to read pictures with."""
+    from studio.eval.sonify import sonify_round_trip
+    from studio.inference.manifest import ModelError
+
+    try:
+        return sonify_round_trip(pipe, info, n=max(60, n))
+    except ModelError:
+        return None
 
 
 def _png(labels: np.ndarray) -> bytes:
@@ -268,6 +280,10 @@ def format_table(result: dict) -> str:
             )
             + f", chance {listen['listen_chance']:.2f}"
         )
+    if result.get("sonify"):
+        from studio.eval.sonify import format_sonify
+
+        lines.append(format_sonify(result["sonify"]))
     lines.extend(_retrieval_lines(result.get("image_encoder")))
     return "\n".join(lines)
 
