@@ -114,10 +114,13 @@ def test_lowfreq_loss_sees_light_not_detail():
     assert lowfreq_loss(real - 0.5, real, torch.tensor([False, False])).item() == 0.0
 
 
-def test_diversity_loss_rewards_differing_seeds_up_to_the_cap():
-    a = torch.zeros(2, 3, 4, 4)
+def test_diversity_loss_rewards_differing_seeds_up_to_the_cap_but_not_grain():
+    a = torch.zeros(2, 3, 32, 32)
     assert diversity_loss(a, a + 0.05, cap=0.15).item() == pytest.approx(-0.05)
     assert diversity_loss(a, a + 0.9, cap=0.15).item() == pytest.approx(-0.15)
+    grain = torch.ones(32, 32)
+    grain[::2, ::2] = grain[1::2, 1::2] = -1  # ±0.5 per pixel, zero in every 2×2 block
+    assert diversity_loss(a, a + 0.5 * grain, cap=0.15).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_generator_loss_asks_text_only_rows_for_any_real_class():
