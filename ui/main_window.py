@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +40,10 @@ from ui.accessibility import name_parts
 from ui.commands import GenerateCommand, NoteCommand, StarCommand, TrashCommand
 from ui.compare import CompareDialog
 from ui.history_panel import NODE_ROLE, THUMB, HistoryPanel
-from ui.image_view import ImageView, to_qimage
+from ui.image_view import ImageView
 from ui.paint_controller import PaintController
 from ui.prompt_panel import PromptPanel
+from ui.session import JobHandle, Session
 from ui.settings import Settings
 from ui.settings_dialog import SettingsDialog
 from ui.sound_controller import SoundController
@@ -54,9 +53,7 @@ from ui.undo_log import UndoLog
 from ui.variations_controller import VariationsController
 from ui.variations_grid import VariationsGrid
 from ui.welcome import WelcomePanel
-from ui.worker import Job, PipelineInfo, RenderRequest, WorkerThread
-
-log = logging.getLogger(__name__)
+from ui.worker import InferenceWorker, Job, PipelineInfo, RenderRequest
 
 EXPORT_SIZES = (256, 512, 1024)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -102,6 +99,8 @@ class ImageWindow(QWidget):
 
 
 class MainWindow(QMainWindow):
+    """Builds the Session and the views, and wires them; controllers see the Session, not this."""
+
     batch_shown = Signal(list)  # node ids of a generation that is now visible
     message_shown = Signal(str)  # an error or notice shown to the user
     models_ready = Signal(object)  # PipelineInfo
@@ -109,34 +108,44 @@ class MainWindow(QMainWindow):
 
     def __init__(self, project: Project, settings: Settings, device: str | None = None) -> None:
         super().__init__()
-        self.settings = settings
-        self.project = project
-        self.undo_stack = QUndoStack(self)
+        self.session = Session(project, settings, device, parent=self)
         self.undo_log = UndoLog(self.undo_stack, lambda: self.project)
         self.thumbs = Thumbnails(project.assets.get, THUMB, self)
         self.thumbs.ready.connect(self._thumbnail_ready)
         self._icon_users: dict[str, set[str]] = {}  # image id → nodes waiting for its thumbnail
-        self.info: PipelineInfo | None = None
-        self._images: dict[str, QImage] = {}
         self._windows: list[ImageWindow] = []
-        self._latest_stamp = 0
-        self._export_stamps: set[int] = set()
-        self._import_stamps: set[int] = set()
-        self._search_stamps: dict[int, str] = {}
-        self._zip_imports: set[int] = set()
         self._index = None  # studio.search.NodeIndex, built in the worker on the first search
         self._previous = ""  # the node shown before the current one (Compare with Previous)
         self._shown = ""
         self._branch = ""  # the node the artist chose to work on: new generations become its children
-        self._runner = WorkerThread(device or settings.device)
-        self.worker = self._runner.worker
         self._build()
         self._build_menus()
-        self._connect_worker()
+        self._connect_session()
         self.setAcceptDrops(True)
         self._restore_layout()
         self._show_project(project)
         self.worker.load()
+
+    # the session's state, read where the window (and tests) used to hold it
+    @property
+    def project(self) -> Project:
+        return self.session.project
+
+    @property
+    def settings(self) -> Settings:
+        return self.session.settings
+
+    @property
+    def info(self) -> PipelineInfo | None:
+        return self.session.info
+
+    @property
+    def worker(self) -> InferenceWorker:
+        return self.session.worker
+
+    @property
+    def undo_stack(self) -> QUndoStack:
+        return self.session.undo_stack
 
     # --- construction -------------------------------------------------------------------------
     def _build(self) -> None:
@@ -153,7 +162,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.grid)
         self.view = ImageView()
-        self.paint = PaintController(self)
+        self.paint = PaintController(self.session, self.prompt_panel, self.view)
         self.undo_log.canvas = self.paint.canvas  # strokes are saved with the rest of the undo stack
         self.right = QTabWidget()
         self.right.addTab(self.view, "Image")
@@ -194,10 +203,12 @@ class MainWindow(QMainWindow):
         for w in (self.model_label, self.provider_label, self.speed_label):
             self.statusBar().addPermanentWidget(w)
         self.paint_dock = self._dock("Paint tools", self.paint.panel, "Ctrl+Alt+P")
-        self.sound = SoundController(self)
+        self.sound = SoundController(
+            self.session, self.history, self.prompt_panel, self.view, self.paint.canvas
+        )
         self.sound_dock = self._dock("Sound", self.sound.panel, "Ctrl+Alt+S")
         self.tabifyDockWidget(self.paint_dock, self.sound_dock)
-        self.variations = VariationsController(self)
+        self.variations = VariationsController(self.session, self.history, self.view)
         self.variations_dock = self._dock("Variations", self.variations.panel, "Ctrl+Alt+V")
         self.tabifyDockWidget(self.sound_dock, self.variations_dock)
         self.paint_dock.raise_()
@@ -292,7 +303,7 @@ class MainWindow(QMainWindow):
             "Move the selected node and its descendants to the trash",
         )
         self._action(edit, "Random &Seed", self.prompt_panel.roll, "Ctrl+Shift+R", "Pick a random seed")
-        self._action(edit, "Cancel Rendering", self.cancel, "Esc", "Drop pending and running renders")
+        self._action(edit, "Cancel Rendering", self.session.cancel, "Esc", "Drop pending and running renders")
         self._action(
             edit,
             "&Vary",
@@ -385,23 +396,19 @@ class MainWindow(QMainWindow):
         menu.addAction(action)
         return action
 
-    def _connect_worker(self) -> None:
-        w = self.worker
-        w.status.connect(self._on_status)
-        w.ready.connect(self._on_ready)
-        w.unavailable.connect(self._on_unavailable)
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
-        w.stats.connect(self._on_stats)
-        w.notice.connect(self.notify)
-        w.job_done.connect(self._on_job_done)
+    def _connect_session(self) -> None:
+        s = self.session
+        s.notified.connect(self._show_notice)
+        s.status_shown.connect(self.statusBar().showMessage)
+        s.failed.connect(self.message_shown)
+        s.committed.connect(self._on_committed)
+        s.ready.connect(self._on_ready)
+        s.worker.unavailable.connect(self._on_unavailable)
+        s.worker.stats.connect(self._on_stats)
 
     # --- projects -----------------------------------------------------------------------------
     def _show_project(self, project: Project) -> None:
-        self.project = project
-        self.worker.set_project(project)
-        self._images.clear()
+        self.session.set_project(project)
         self.thumbs.clear(project.assets.get)
         self._icon_users.clear()
         folder = Path(project.path)
@@ -418,7 +425,7 @@ class MainWindow(QMainWindow):
         if painted is not None or last:
             self.select_node(painted.id if painted is not None else last[0], picked=False)
         if project.report:
-            self.notify("Opened with problems:\n" + "\n".join(project.report))
+            self.session.notify("Opened with problems:\n" + "\n".join(project.report))
 
     def open_project(self, folder: Path) -> bool:
         """Switch to another project; a locked or broken one leaves the current one open."""
@@ -432,9 +439,7 @@ class MainWindow(QMainWindow):
         except (ProjectError, OSError) as exc:
             self.show_error("Cannot open project", str(exc))
             return False
-        self.worker.cancel()
-        self.worker.set_project(None)
-        self.project.close()
+        self.session.close_project()
         self._show_project(project)
         return True
 
@@ -461,9 +466,7 @@ class MainWindow(QMainWindow):
         if target.exists():
             self.show_error("Save As", f"{target} already exists; choose a new folder name.")
             return False
-        self.worker.cancel()
-        self.worker.set_project(None)
-        self.project.close()
+        self.session.close_project()
         try:
             shutil.copytree(source, target)
         except OSError as exc:
@@ -479,7 +482,7 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("No recent projects").setEnabled(False)
 
     # --- generation ---------------------------------------------------------------------------
-    def generate(self) -> int:
+    def generate(self) -> JobHandle:
         """Render variations of the prompt. A node the artist picked, or the one painted on, becomes
         their parent (a branch); otherwise they start a new root, so a run of fresh prompts never
         stacks each one under the previous result."""
@@ -503,15 +506,7 @@ class MainWindow(QMainWindow):
             attributes=self.prompt_panel.attributes.pinned(),
             kind="paint" if sketch else "generate",
         )
-        self._latest_stamp = self.worker.submit(request)
-        self.statusBar().showMessage("Rendering…")
-        return self._latest_stamp
-
-    def submit_commit(self, request: RenderRequest) -> int:
-        """Work that must not be superseded (keep, masked regeneration, sound edits): queued in order."""
-        self._latest_stamp = self.worker.submit(replace(request, queued=True, lane="commit"))
-        self.statusBar().showMessage("Rendering…")
-        return self._latest_stamp
+        return self.session.commit(request, queued=False)
 
     def show_paint(self) -> None:
         self.right.setCurrentWidget(self.paint.canvas)
@@ -531,36 +526,19 @@ class MainWindow(QMainWindow):
             default.example_prompts[0] if default is not None and default.example_prompts else FALLBACK_PROMPT
         )
 
-    def cancel(self) -> None:
-        self.worker.cancel()
-        self.statusBar().showMessage("Cancelled", 3000)
-
-    def _on_finished(self, stamp: int, nodes: list[Node], images: list) -> None:
-        for node, image in zip(nodes, images, strict=True):
-            self._images.setdefault(node.image, to_qimage(image))
+    def _on_committed(self, nodes: list[Node], latest: bool) -> None:
+        """Nodes just stored in the project: history, undo step, grid, selection."""
         ids = [n.id for n in nodes]
         self.history.add_nodes(nodes, self._icon)
         self.undo_stack.push(GenerateCommand(self.project, ids, self._refresh))
         self._show_batch(ids)
         if ids:
             self.select_node(ids[0], picked=False)
-        if stamp == self._latest_stamp:
+        if latest:
             self.statusBar().showMessage(f"{len(ids)} {'image' if len(ids) == 1 else 'images'} ready", 4000)
         self.batch_shown.emit(ids)
 
-    def _on_failed(self, stamp: int, message: str) -> None:
-        self.statusBar().showMessage(message.splitlines()[0], 8000)
-        self.notify(message)
-        self.message_shown.emit(message)
-
-    def _on_cancelled(self, stamp: int) -> None:
-        log.info("result of request %d dropped", stamp)
-
-    def _on_status(self, text: str) -> None:
-        self.statusBar().showMessage(text)
-
     def _on_ready(self, info: PipelineInfo) -> None:
-        self.info = info
         self.provider_label.setText(f"provider: {short_provider(info.provider)}")
         why = f" — {info.cpu_reason}" if info.cpu_reason and "CPU" in info.provider else ""
         self.provider_label.setToolTip(
@@ -618,7 +596,7 @@ class MainWindow(QMainWindow):
         if path:
             self.find_similar(sound=Path(path))
 
-    def find_similar(self, text: str | None = None, sound: Path | None = None) -> int:
+    def find_similar(self, text: str | None = None, sound: Path | None = None) -> JobHandle:
         """Rank nodes by their conditioning's cosine to a text or a sound (in the worker); the best
         nine are shown in the grid."""
         nodes = list(self._live_nodes())
@@ -637,14 +615,14 @@ class MainWindow(QMainWindow):
                 query = text_query(pipe, text or "")
             return self._index.rank(nodes, query, project.assets, words=text or "")
 
-        stamp = self.worker.submit(Job(run=run, lane="search", queued=False))
-        self._search_stamps[stamp] = text if text is not None else (sound.name if sound else "")
-        return stamp
+        query = text if text is not None else (sound.name if sound else "")
+        return self.session.submit(
+            Job(run=run, lane="search", queued=False), on_done=lambda ranked: self._show_search(query, ranked)
+        )
 
-    def _show_search(self, stamp: int, ranked: list[tuple[str, float]]) -> None:
-        query = self._search_stamps.pop(stamp)
+    def _show_search(self, query: str, ranked: list[tuple[str, float]]) -> None:
         if not ranked:
-            self.notify(f"No images to rank for {query!r} yet.")
+            self.session.notify(f"No images to rank for {query!r} yet.")
             return
         self._show_batch([node_id for node_id, _ in ranked])
         best = ", ".join(f"{score:.2f}" for _, score in ranked[:3])
@@ -665,14 +643,14 @@ class MainWindow(QMainWindow):
         node_id = self.history.current()
         parents = self.project.node(node_id).parents if node_id else ()
         if not parents:
-            self.notify("Select a node that has a parent to compare with.")
+            self.session.notify("Select a node that has a parent to compare with.")
             return None
         return self.compare(parents[0], node_id)
 
     def compare_with_previous(self) -> CompareDialog | None:
         node_id = self.history.current()
         if not node_id or not self._previous or self._previous == node_id:
-            self.notify("Select two nodes one after the other, then compare.")
+            self.session.notify("Select two nodes one after the other, then compare.")
             return None
         return self.compare(self._previous, node_id)
 
@@ -685,11 +663,7 @@ class MainWindow(QMainWindow):
         window.show()
 
     def image_for(self, node: Node) -> QImage:
-        image = self._images.get(node.image)
-        if image is None:
-            image = QImage.fromData(self.project.assets.get(node.image))
-            self._images[node.image] = image
-        return image
+        return self.session.image_for(node)
 
     def _icon(self, node: Node) -> QIcon:
         """The history thumbnail: cached, or a placeholder while a pool thread decodes it."""
@@ -781,7 +755,7 @@ class MainWindow(QMainWindow):
     def choose_export(self) -> None:
         node_id = self.history.current()
         if not node_id:
-            self.notify("Select an image to export first.")
+            self.session.notify("Select an image to export first.")
             return
         node = self.project.node(node_id)
         path, _ = QFileDialog.getSaveFileName(self, "Export PNG", export_name(node), "PNG images (*.png)")
@@ -792,7 +766,7 @@ class MainWindow(QMainWindow):
         if ok:
             self.export_png(node_id, Path(path), size=int(choice.split()[0]))
 
-    def export_png_sized(self, node_id: str, path: Path, size: int) -> int:
+    def export_png_sized(self, node_id: str, path: Path, size: int) -> JobHandle:
         """Re-render the node's recipe at another size in the worker (upscaler, then resize)."""
         node = self.project.node(node_id)
         recipe = node.recipe.replace(size=size)
@@ -804,33 +778,6 @@ class MainWindow(QMainWindow):
             return f"Exported {path} ({size} px)"
 
         return self._background(run, "export")
-
-    def _on_job_done(self, stamp: int, result) -> None:
-        if stamp in self._search_stamps:
-            self._show_search(stamp, result)
-        if stamp in self._import_stamps:
-            self._import_stamps.discard(stamp)
-            self.history.add_nodes([result], self._icon)
-            self.undo_stack.push(GenerateCommand(self.project, [result.id], self._refresh))
-            self._show_batch([result.id])
-            self.select_node(result.id, picked=False)
-            self.statusBar().showMessage(
-                f"{result.recipe.extra.get('imported')} has no recipe: imported as a picture to paint on",
-                8000,
-            )
-            self.batch_shown.emit([result.id])
-        if stamp in self._zip_imports:
-            self._zip_imports.discard(stamp)
-            self._export_stamps.discard(stamp)
-            if self.open_project(result):
-                self.statusBar().showMessage(f"Imported the project into {result}", 8000)
-            return
-        if stamp in self._export_stamps:
-            self._export_stamps.discard(stamp)
-            if "\n" in str(result):
-                self.notify(str(result))  # with what the export left out or repaired
-            else:
-                self.statusBar().showMessage(str(result), 5000)
 
     def export_png(self, node_id: str, path: Path, size: int | None = None) -> bool:
         """Write the node's image as PNG, with its recipe unless the privacy setting is on; another
@@ -856,18 +803,19 @@ class MainWindow(QMainWindow):
             recipe = read_recipe(path)
         except RecipeError as exc:
             if "has no Synesthesia recipe" in str(exc) or path.suffix.lower() in (".jpg", ".jpeg"):
-                return self.import_picture(path)
+                self.import_picture(path)
+                return True
             message = f"Cannot restore {path.name}: {exc}"
-            self.notify(message)
+            self.session.notify(message)
             self.message_shown.emit(message)
             return False
         self.prompt_panel.set_recipe(recipe.prompt, recipe.seed)
         self.history.select("")
-        self._latest_stamp = self.worker.submit(RenderRequest(kind="import", recipes=(recipe,)))
+        self.session.commit(RenderRequest(kind="import", recipes=(recipe,)), queued=False)
         self.statusBar().showMessage(f"Rendering {path.name}…")
         return True
 
-    def import_picture(self, path: Path) -> int:
+    def import_picture(self, path: Path) -> JobHandle:
         """A picture from outside (centre-cropped square) as a new root node, in the worker."""
         size = self.settings.size
         model = self.settings.model or None
@@ -878,21 +826,25 @@ class MainWindow(QMainWindow):
             recipe = recipe.replace(extra={"imported": path.name})
             return project.add_node(kind="import", recipe=recipe, image_png=encode_png(pixels, None))
 
-        stamp = self.worker.submit(Job(run=run, lane="import"))
-        self._import_stamps.add(stamp)
+        handle = self.session.submit(Job(run=run, lane="import"), on_done=self._show_imported)
         self.statusBar().showMessage(f"Importing {path.name}…")
-        return stamp
+        return handle
+
+    def _show_imported(self, node: Node) -> None:
+        imported = node.recipe.extra.get("imported")
+        self.statusBar().showMessage(f"{imported} has no recipe: imported as a picture to paint on", 8000)
+        self._on_committed([node], latest=False)
 
     def choose_contact_sheet(self) -> None:
         node_id = self.history.current()
         if not node_id:
-            self.notify("Select the node whose branch should go on the sheet.")
+            self.session.notify("Select the node whose branch should go on the sheet.")
             return
         path, _ = QFileDialog.getSaveFileName(self, "Contact sheet", "branch.png", "PNG images (*.png)")
         if path:
             self.export_contact_sheet(node_id, Path(path))
 
-    def export_contact_sheet(self, node_id: str, path: Path) -> int:
+    def export_contact_sheet(self, node_id: str, path: Path) -> JobHandle:
         def run(_pipe, project, _progress) -> str:
             from studio.contact_sheet import branch, contact_sheet
 
@@ -908,7 +860,7 @@ class MainWindow(QMainWindow):
         if path:
             self.export_zip(Path(path))
 
-    def export_zip(self, path: Path) -> int:
+    def export_zip(self, path: Path) -> JobHandle:
         def run(_pipe, project, progress) -> str:
             from studio.project.archive import export_project_zip
 
@@ -926,7 +878,7 @@ class MainWindow(QMainWindow):
         if folder:
             self.import_zip(Path(path), Path(folder))
 
-    def import_zip(self, path: Path, folder: Path) -> int:
+    def import_zip(self, path: Path, folder: Path) -> JobHandle:
         """Unpack (checked: traversal, sizes, schema) in the worker, then open the new project here."""
 
         def run(_pipe, _project, progress) -> Path:
@@ -936,16 +888,22 @@ class MainWindow(QMainWindow):
             imported.close()
             return folder
 
-        stamp = self._background(run, "import")
-        self._zip_imports.add(stamp)
-        return stamp
+        return self._background(run, "import", on_done=self._open_imported)
 
-    def _background(self, run, lane: str) -> int:
-        """A queued Job whose string result goes to the status bar (errors arrive as `failed`)."""
-        stamp = self.worker.submit(Job(run=run, lane=lane))
-        self._export_stamps.add(stamp)
+    def _open_imported(self, folder: Path) -> None:
+        if self.open_project(folder):
+            self.statusBar().showMessage(f"Imported the project into {folder}", 8000)
+
+    def _background(self, run, lane: str, on_done=None) -> JobHandle:
+        """A queued Job; by default its text goes to the status bar (errors are notified)."""
         self.statusBar().showMessage("Working…")
-        return stamp
+        return self.session.submit(Job(run=run, lane=lane), on_done=on_done or self._report)
+
+    def _report(self, text: str) -> None:
+        if "\n" in text:
+            self.session.notify(text)  # with what the export left out or repaired
+        else:
+            self.statusBar().showMessage(text, 5000)
 
     def choose_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import image", "", "Images (*.png *.jpg *.jpeg)")
@@ -973,13 +931,13 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, settings: Settings) -> None:
         device_changed = settings.device != self.settings.device
-        self.settings = settings
+        self.session.settings = settings
         self.settings.save()
         if device_changed:
             self.worker.configure(settings.device)
 
-    def notify(self, text: str) -> None:
-        """Non-modal: the status bar and a toast; never blocks the user."""
+    def _show_notice(self, text: str) -> None:
+        """The session's notices: the status bar and a toast; never blocks the user."""
         self.statusBar().showMessage(text.splitlines()[0], 8000)
         self.toast.show_text(text)
 
@@ -1020,12 +978,9 @@ class MainWindow(QMainWindow):
         self._remember_layout()
         self.undo_log.close()
         self.sound.panel.stop_all()
-        for signal in (self.worker.finished, self.worker.preview, self.worker.job_done):
-            signal.disconnect()  # results still queued for this window have nowhere to go
-        self._runner.stop()  # the canvas sketch is already saved in the project (paint.restore)
+        self.session.close()  # drops replies still on their way; the canvas sketch is already saved
         for window in list(self._windows):
             window.close()
-        self.project.close()  # idempotent
         self.settings.save()
         super().closeEvent(event)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -24,12 +23,11 @@ from studio.inference.layout import forget_layout
 from studio.project.store import Node, NodeNotFoundError, ProjectError
 from studio.recipe import Recipe
 from ui.canvas import SemanticCanvas
-from ui.image_view import to_qimage
+from ui.image_view import ImageView, to_qimage
 from ui.paint_panel import PaintPanel
-from ui.worker import Job, RenderRequest
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+from ui.prompt_panel import PromptPanel
+from ui.session import JobHandle, Session
+from ui.worker import Job, JobError, RenderRequest
 
 log = logging.getLogger(__name__)
 CANVAS_SIZE = 256
@@ -42,14 +40,15 @@ META_CLEAN = "paint.clean"  # sha of the sketch as loaded or kept: only painting
 
 
 class PaintController(QObject):
-    """Owns the canvas and its panel; the main window calls `show_node` on selection changes."""
+    """Owns the canvas and its panel; reads the prompt panel, shows live pictures in the view.
+    Whoever shows nodes calls `show_node` on selection changes."""
 
     preview_shown = Signal()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.canvas = SemanticCanvas(size=CANVAS_SIZE, undo_stack=window.undo_stack)
+    def __init__(self, session: Session, prompt: PromptPanel, view: ImageView) -> None:
+        super().__init__(session)
+        self.session, self.prompt, self.view = session, prompt, view
+        self.canvas = SemanticCanvas(size=CANVAS_SIZE, undo_stack=session.undo_stack)
         self.canvas.setAccessibleName("Semantic paint canvas")
         self.panel = PaintPanel(self.canvas)
         self.keep_button = QPushButton("Keep painting as a node")
@@ -59,16 +58,11 @@ class PaintController(QObject):
         self.panel.layout().addWidget(self.keep_button)
         self.base: Node | None = None
         self._clean = ""  # sha of the sketch PNG as loaded or last kept: painting since makes it dirty
-        self._preview_stamp = 0
-        self._segment_stamp = 0
-        self._segment_from = ""
         self.canvas.sketch_changed.connect(self._live)
-        self.canvas.patch_store = lambda data: self.window.project.assets.put(data, "npy")
+        self.canvas.patch_store = lambda data: self.session.project.assets.put(data, "npy")
         self.canvas.edited.connect(self.save_canvas)
         self.panel.sketch_from_image_requested.connect(self.sketch_from_image)
         self.panel.regenerate_in_mask_requested.connect(self.regenerate_in_mask)
-        window.worker.preview.connect(self._on_preview)
-        window.worker.job_done.connect(self._on_job_done)
 
     # --- state ----------------------------------------------------------------------------------
     @property
@@ -87,7 +81,7 @@ class PaintController(QObject):
             self.keep()
         self._stash_mask()
         self.base = node
-        self.canvas.set_image(self.window.image_for(node) if node is not None else None)
+        self.canvas.set_image(self.session.image_for(node) if node is not None else None)
         self._show_mask(node)
         if node is None:
             return
@@ -100,12 +94,12 @@ class PaintController(QObject):
         self.sketch_from_image()
 
     def _masks(self) -> dict[str, str]:
-        masks = self.window.project.meta_get(META_MASKS)
+        masks = self.session.project.meta_get(META_MASKS)
         return dict(masks) if isinstance(masks, dict) else {}
 
     def _stash_mask(self) -> None:
         """Remember the canvas mask with the node it was painted on (forget it once cleared)."""
-        project = self.window.project
+        project = self.session.project
         if self.base is None or project.readonly or project.closed:
             return
         masks = self._masks()
@@ -116,7 +110,7 @@ class PaintController(QObject):
                 return
             project.meta_set(META_MASKS, masks)
         except ProjectError as exc:
-            self.window.notify(f"The mask could not be saved: {exc}")
+            self.session.notify(f"The mask could not be saved: {exc}")
 
     def _show_mask(self, node: Node | None) -> None:
         """The mask painted on this node before, or none: a mask never follows the artist elsewhere."""
@@ -128,55 +122,54 @@ class PaintController(QObject):
 
     def saved_base(self) -> Node | None:
         """The node the canvas painted on when the project was last open, if it still exists."""
-        base_id = self.window.project.meta_get(META_BASE)
+        base_id = self.session.project.meta_get(META_BASE)
         try:
-            return self.window.project.node(base_id) if base_id else None
+            return self.session.project.node(base_id) if base_id else None
         except NodeNotFoundError:
             return None
 
     def restore(self) -> None:
         """After opening a project: the canvas as it was at the last stroke (also after a crash)."""
         base = self.saved_base()
-        sketch_id = self.window.project.meta_get(META_SKETCH)
-        self._segment_stamp = 0  # a segmentation asked for before the restore must not overwrite it
+        sketch_id = self.session.project.meta_get(META_SKETCH)
         self.base = base
-        self.canvas.set_image(self.window.image_for(base) if base is not None else None)
+        self.canvas.set_image(self.session.image_for(base) if base is not None else None)
         blank = np.zeros((self.canvas.canvas_size, self.canvas.canvas_size), np.uint8)
         self.canvas.set_sketch(blank)  # nothing of another project's painting stays on the canvas
         self.canvas.set_mask(blank)
-        if sketch_id and (base is not None or not self.window.project.nodes()):
+        if sketch_id and (base is not None or not self.session.project.nodes()):
             self._load_sketch(sketch_id)  # also a sketch painted on the blank canvas of an empty project
-            mask_id = self.window.project.meta_get(META_MASK)
+            mask_id = self.session.project.meta_get(META_MASK)
             if mask_id:
                 self._load_mask(mask_id)
-            token = self.window.project.meta_get(META_TOKEN)
+            token = self.session.project.meta_get(META_TOKEN)
             if token:
                 self.canvas.adopt_token(token)  # the saved strokes were made on exactly this canvas
         # what was clean when the project closed is clean now: a loaded or derived sketch is no edit
-        self._clean = self.window.project.meta_get(META_CLEAN) or _sha(self.canvas.sketch_png())
+        self._clean = self.session.project.meta_get(META_CLEAN) or _sha(self.canvas.sketch_png())
 
     def _load_sketch(self, sha: str) -> bool:
         """Recipes and the canvas store sketches as class-index PNGs: load one onto the canvas."""
         try:
-            image = Image.open(io.BytesIO(self.window.project.assets.get(sha)))
+            image = Image.open(io.BytesIO(self.session.project.assets.get(sha)))
             if image.mode not in ("L", "P"):
                 raise ValueError(f"it is a {image.mode} image, not class indices")
             self.canvas.set_sketch(np.asarray(image, dtype=np.uint8))
         except (KeyError, OSError, ValueError) as exc:
-            self.window.notify(f"The sketch could not be loaded: {exc}")
+            self.session.notify(f"The sketch could not be loaded: {exc}")
             return False
         return True
 
     def _load_mask(self, sha: str) -> None:
         try:
-            image = Image.open(io.BytesIO(self.window.project.assets.get(sha)))
+            image = Image.open(io.BytesIO(self.session.project.assets.get(sha)))
             self.canvas.set_mask(np.asarray(image.convert("L"), dtype=np.uint8))
         except (KeyError, OSError, ValueError) as exc:
-            self.window.notify(f"The mask could not be loaded: {exc}")
+            self.session.notify(f"The mask could not be loaded: {exc}")
 
     def save_canvas(self) -> None:
         """Save base node, sketch, mask and token where a crash cannot lose them (small PNG assets)."""
-        project = self.window.project
+        project = self.session.project
         if project.readonly or project.closed:
             return
         try:
@@ -193,22 +186,22 @@ class PaintController(QObject):
                 }
             )
         except ProjectError as exc:  # e.g. the disk is full: painting goes on, the artist is told
-            self.window.notify(f"The painting could not be saved: {exc}")
+            self.session.notify(f"The painting could not be saved: {exc}")
 
     def _recipe(self, sketch_sha: str) -> Recipe | None:
         """The base node's recipe with the current prompt and the canvas sketch (same latent); with
         no node yet (an empty project), a fresh recipe from the prompt panel's seed, so painting on
         a blank canvas already renders live."""
-        prompt = self.window.prompt_panel.text()
+        prompt = self.prompt.text()
         if self.base is not None:
             recipe = self.base.recipe
             if sketch_sha != recipe.sketch:  # painted over: no longer the imagined layout
                 recipe = forget_layout(recipe, sketch_sha)
             return recipe.replace(prompt=prompt)
-        info = self.window.info.default if self.window.info is not None else None
+        info = self.session.info.default if self.session.info is not None else None
         if info is None:
             return None
-        seed, size = self.window.prompt_panel.seed_value(), self.window.settings.size
+        seed, size = self.prompt.seed_value(), self.session.settings.size
         return Recipe(info.name, info.version, seed=seed, prompt=prompt, size=size, sketch=sketch_sha)
 
     # --- live -----------------------------------------------------------------------------------
@@ -222,16 +215,15 @@ class PaintController(QObject):
         recipe = self._recipe(sha)
         if recipe is None:
             return
-        self._preview_stamp = self.window.worker.submit(
-            RenderRequest(recipes=(recipe,), commit=False, memory_assets=((sha, png),), lane="paint")
+        self.session.submit(
+            RenderRequest(recipes=(recipe,), commit=False, memory_assets=((sha, png),), lane="paint"),
+            on_done=self._show_preview,
         )
 
-    def _on_preview(self, stamp: int, image, _recipe) -> None:
-        if stamp != self._preview_stamp:
-            return
-        qimage = to_qimage(np.asarray(image))
+    def _show_preview(self, reply) -> None:
+        qimage = to_qimage(np.asarray(reply[0]))
         self.canvas.set_image(qimage)
-        self.window.view.set_image(qimage)
+        self.view.set_image(qimage)
         self.preview_shown.emit()
 
     def sketch_for_generate(self) -> str | None:
@@ -240,57 +232,53 @@ class PaintController(QObject):
             return None
         self._mark_clean()
         self.save_canvas()
-        return self.window.project.assets.put(self.canvas.sketch_png(), "png")
+        return self.session.project.assets.put(self.canvas.sketch_png(), "png")
 
     # --- commits --------------------------------------------------------------------------------
-    def keep(self) -> int:
+    def keep(self) -> JobHandle | None:
         """Commit the painted picture as a "paint" node, child of the node painted on (a root when
         the canvas started blank)."""
-        sha = self.window.project.assets.put(self.canvas.sketch_png(), "png")
+        sha = self.session.project.assets.put(self.canvas.sketch_png(), "png")
         recipe = self._recipe(sha)
         if recipe is None:
-            return 0
+            return None
         self._clean = sha
         self.save_canvas()
         parents = (self.base.id,) if self.base is not None else ()
-        return self.window.submit_commit(RenderRequest(kind="paint", recipes=(recipe,), parents=parents))
+        return self.session.commit(RenderRequest(kind="paint", recipes=(recipe,), parents=parents))
 
-    def regenerate_in_mask(self) -> int:
+    def regenerate_in_mask(self) -> JobHandle | None:
         """Render the prompt (and seed) anew only inside the painted mask, over the base image."""
         if self.base is None or not self.canvas.has_mask():
-            self.window.notify("Paint a mask first (M), then regenerate inside it.")
-            return 0
-        project = self.window.project
+            self.session.notify("Paint a mask first (M), then regenerate inside it.")
+            return None
+        project = self.session.project
         sketch = project.assets.put(self.canvas.sketch_png(), "png")
         mask = project.assets.put(self.canvas.mask_png(), "png")
         recipe = self._recipe(sketch).replace(
-            seed=self.window.prompt_panel.seed_value(),
+            seed=self.prompt.seed_value(),
             mask=mask,
             extra={**self.base.recipe.extra, "base_image": self.base.image},
         )
-        return self.window.submit_commit(
-            RenderRequest(kind="masked", recipes=(recipe,), parents=(self.base.id,))
-        )
+        return self.session.commit(RenderRequest(kind="masked", recipes=(recipe,), parents=(self.base.id,)))
 
     # --- segmentation ---------------------------------------------------------------------------
-    def sketch_from_image(self) -> int:
-        """Derive the sketch from the node's picture with the segmenter (in the worker)."""
+    def sketch_from_image(self) -> JobHandle | None:
+        """Derive the sketch from the node's picture with the segmenter (in the worker); a newer
+        request (another node shown) replaces it."""
         if self.base is None:
-            return 0
-        png = self.window.project.assets.get(self.base.image)
-        self._segment_from = _sha(self.canvas.sketch_png())
-        self._segment_stamp = self.window.worker.submit(Job(run=lambda pipe, _p, _g: _segment(pipe, png)))
-        return self._segment_stamp
+            return None
+        png = self.session.project.assets.get(self.base.image)
+        before = _sha(self.canvas.sketch_png())
+        return self.session.submit(
+            Job(run=lambda pipe, _p, _g: _segment(pipe, png), lane="segment", queued=False),
+            on_done=lambda labels: self._segmented(labels, before),
+        )
 
-    def _on_job_done(self, stamp: int, result) -> None:
-        if stamp != self._segment_stamp:
-            return
-        if isinstance(result, str):
-            self.window.notify(result)
-            return
-        if _sha(self.canvas.sketch_png()) != self._segment_from:
+    def _segmented(self, labels: np.ndarray, before: str) -> None:
+        if _sha(self.canvas.sketch_png()) != before:
             return  # the artist painted while it ran: their strokes win
-        self.canvas.set_sketch(result)
+        self.canvas.set_sketch(labels)
         self._mark_clean()
         self.save_canvas()
 
@@ -299,14 +287,14 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _segment(pipe, png: bytes) -> np.ndarray | str:
-    """The segmenter's label map of a picture, or a message when no segmenter is installed."""
+def _segment(pipe, png: bytes) -> np.ndarray:
+    """The segmenter's label map of a picture; refused with a message when none is installed."""
     from studio.inference.segmenter import Segmenter
 
     info = pipe.default_generator()
     seg_info = pipe.registry.segmenter_for(info)
     if seg_info is None:
-        return (
+        raise JobError(
             "No segmenter is installed, so the sketch cannot be derived from the picture; paint it instead."
         )
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -31,25 +31,28 @@ from studio.variations import (
     principal_directions,
     recipe_embedder,
 )
-from ui.image_view import to_qimage
+from ui.history_panel import HistoryPanel
+from ui.image_view import ImageView, to_qimage
 from ui.row_labels import VARIATION_KEY
+from ui.session import JobHandle, Session
 from ui.variations_panel import VariationsPanel
-from ui.worker import Job, RenderRequest
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+from ui.worker import Job, JobError, RenderRequest
 
 log = logging.getLogger(__name__)
 META_DIRECTIONS = "variations.directions"  # {"model", "version", "directions": [...]}
 
 
 class VariationsController(QObject):
+    """Owns the Variations panel; works on the node selected in the history, previews in the view."""
+
     strip_ready = Signal(int)  # frames shown in the strip
     directions_ready = Signal(list)  # list[Direction], sliders built
 
-    def __init__(self, window: MainWindow, panel: VariationsPanel | None = None) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self, session: Session, history: HistoryPanel, view: ImageView, panel: VariationsPanel | None = None
+    ) -> None:
+        super().__init__(session)
+        self.session, self.history, self.view = session, history, view
         self.panel = panel or VariationsPanel()
         self.a_id = ""
         self.mix: list[str] = []
@@ -62,8 +65,6 @@ class VariationsController(QObject):
         self._seed_recipe: Recipe | None = None
         self._direction_base = ""
         self._direction_recipe: Recipe | None = None
-        self._seed_stamp = self._direction_stamp = 0
-        self._strip_stamp = self._breed_stamp = self._directions_stamp = 0
         p = self.panel
         p.vary_requested.connect(self.vary)
         p.seed_step.connect(self.step_seed)
@@ -78,28 +79,25 @@ class VariationsController(QObject):
         p.directions_wanted.connect(self.compute_directions)
         p.direction_moved.connect(self.preview_directions)
         p.keep_direction_requested.connect(self.keep_directions)
-        window.worker.preview.connect(self._on_preview)
-        window.worker.job_done.connect(self._on_job_done)
-        window.worker.failed.connect(self._on_failed)
 
     # --- helpers --------------------------------------------------------------------------------
     def _current(self) -> Node | None:
-        node_id = self.window.history.current()
+        node_id = self.history.current()
         if not node_id:
-            self.window.notify("Select an image first: variations start from the selected picture.")
+            self.session.notify("Select an image first: variations start from the selected picture.")
             return None
-        return self.window.project.node(node_id)
+        return self.session.project.node(node_id)
 
     def _z_dim(self, model: str) -> int | None:
-        info = self.window.info
+        info = self.session.info
         for generator in info.generators if info is not None else []:
             if generator.name == model and generator.z_dim:
                 return int(generator.z_dim)
-        self.window.notify(f"The model {model} is not loaded, so its latent space is unknown.")
+        self.session.notify(f"The model {model} is not loaded, so its latent space is unknown.")
         return None
 
     def _label(self, node_id: str) -> str:
-        recipe = self.window.project.node(node_id).recipe
+        recipe = self.session.project.node(node_id).recipe
         return f"{recipe.prompt or '(anything)'} · seed {recipe.seed}"
 
     def show_node(self, node: Node) -> None:
@@ -109,26 +107,24 @@ class VariationsController(QObject):
             self.panel.reset_directions()
 
     # --- vary and seeds -------------------------------------------------------------------------
-    def vary(self) -> int:
+    def vary(self) -> JobHandle | None:
         """Commit N jittered children of the selected node (kind "vary")."""
         node = self._current()
         z_dim = self._z_dim(node.recipe.model) if node is not None else None
         if node is None or z_dim is None:
-            return 0
+            return None
         strength, count = self.panel.variation_strength(), self.panel.variation_count()
         children = [
             child.replace(extra={**child.extra, VARIATION_KEY: strength})  # the row says "variation 0.3"
             for child in jitter(node.recipe, z_dim, strength, count, secrets.randbits(32))
         ]
-        return self.window.submit_commit(
-            RenderRequest(kind="vary", recipes=tuple(children), parents=(node.id,))
-        )
+        return self.session.commit(RenderRequest(kind="vary", recipes=tuple(children), parents=(node.id,)))
 
-    def step_seed(self, delta: int) -> int:
+    def step_seed(self, delta: int) -> JobHandle | None:
         """Preview the selected node with the seed next to the one last previewed (not stored)."""
         node = self._current()
         if node is None:
-            return 0
+            return None
         if self._seed_base != node.id or self._seed_recipe is None:
             self._seed_base, self._seed_recipe = node.id, node.recipe
         recipe = node.recipe.replace(seed=self._seed_recipe.seed + int(delta), latent=None)
@@ -136,20 +132,23 @@ class VariationsController(QObject):
             recipe = forget_layout(recipe)
         self._seed_recipe = recipe
         self.panel.set_seed(recipe.seed)
-        self._seed_stamp = self.window.worker.submit(
-            RenderRequest(recipes=(recipe,), commit=False, lane="seeds", imagine_layout=self._imagine(recipe))
+        request = RenderRequest(
+            recipes=(recipe,), commit=False, lane="seeds", imagine_layout=self._imagine(recipe)
         )
-        return self._seed_stamp
+        return self.session.submit(request, on_done=self._show_preview)
+
+    def _show_preview(self, reply) -> None:
+        self.view.set_image(to_qimage(np.asarray(reply[0])))
 
     def _imagine(self, recipe: Recipe) -> bool:
-        return self.window.settings.imagine_layout and (is_imagined(recipe) or recipe.sketch is None)
+        return self.session.settings.imagine_layout and (is_imagined(recipe) or recipe.sketch is None)
 
-    def keep_seed(self) -> int:
+    def keep_seed(self) -> JobHandle | None:
         if self._seed_recipe is None or not self._seed_base:
-            self.window.notify("Browse to a seed with ◀ or ▶ first.")
-            return 0
+            self.session.notify("Browse to a seed with ◀ or ▶ first.")
+            return None
         recipe = self._seed_recipe
-        return self.window.submit_commit(
+        return self.session.commit(
             RenderRequest(
                 kind="seed",
                 recipes=(recipe,),
@@ -165,21 +164,21 @@ class VariationsController(QObject):
             self.a_id = node.id
             self.panel.set_a(self._label(node.id))
 
-    def interpolate(self) -> int:
+    def interpolate(self) -> JobHandle | None:
         """Render the strip A → selected node in the worker (previews, nothing stored)."""
         node = self._current()
         if node is None:
-            return 0
+            return None
         if not self.a_id or self.a_id == node.id:
-            self.window.notify("Set A on one image, select another, then interpolate.")
-            return 0
+            self.session.notify("Set A on one image, select another, then interpolate.")
+            return None
         try:
-            a, b = self.window.project.node(self.a_id).recipe, node.recipe
+            a, b = self.session.project.node(self.a_id).recipe, node.recipe
         except NodeNotFoundError:
             self.a_id = ""
             self.panel.set_a("—")
-            self.window.notify("A is not in this project any more: set A again.")
-            return 0
+            self.session.notify("A is not in this project any more: set A again.")
+            return None
         steps, ends = self.panel.frame_count(), (self.a_id, node.id)
 
         def run(pipe, project, _progress) -> Any:
@@ -187,22 +186,29 @@ class VariationsController(QObject):
                 z_dim = int(pipe.registry.get(a.model).z_dim)
                 frames = interpolate(a, b, steps, recipe_embedder(pipe, project.assets), z_dim)
             except VariationError as exc:
-                return f"Cannot interpolate: {exc}"
+                raise JobError(f"Cannot interpolate: {exc}") from exc
             return ends, frames, pipe.render(frames, project.assets, preview=True)
 
-        self._strip_stamp = self.window.worker.submit(Job(run=run, lane="variations-strip", queued=False))
-        return self._strip_stamp
+        return self.session.submit(
+            Job(run=run, lane="variations-strip", queued=False), on_done=self._show_strip
+        )
+
+    def _show_strip(self, strip) -> None:
+        self.frame_ends, self.frames, self._frame_images = strip
+        self.panel.set_frames([to_qimage(np.asarray(i)) for i in self._frame_images])
+        self.show_frame(0)
+        self.strip_ready.emit(len(self.frames))
 
     def show_frame(self, index: int) -> None:
         if 0 <= index < len(self._frame_images):
-            self.window.view.set_image(to_qimage(self._frame_images[index]))
+            self.view.set_image(to_qimage(self._frame_images[index]))
 
-    def keep_frame(self) -> int:
+    def keep_frame(self) -> JobHandle | None:
         index = self.panel.current_frame()
         if not 0 <= index < len(self.frames):
-            self.window.notify("Interpolate first, then pick a frame to keep.")
-            return 0
-        return self.window.submit_commit(
+            self.session.notify("Interpolate first, then pick a frame to keep.")
+            return None
+        return self.session.commit(
             RenderRequest(kind="interpolate", recipes=(self.frames[index],), parents=self.frame_ends)
         )
 
@@ -212,10 +218,10 @@ class VariationsController(QObject):
         if node is None:
             return
         if node.id in self.mix:
-            self.window.notify("That image is already in the mix.")
+            self.session.notify("That image is already in the mix.")
             return
         if len(self.mix) >= 4:
-            self.window.notify("A mix holds up to 4 parents; clear it to start another.")
+            self.session.notify("A mix holds up to 4 parents; clear it to start another.")
             return
         self.mix.append(node.id)
         self.panel.set_mix([self._label(i) for i in self.mix])
@@ -224,34 +230,36 @@ class VariationsController(QObject):
         self.mix = []
         self.panel.set_mix([])
 
-    def breed(self) -> int:
+    def breed(self) -> JobHandle | None:
         """Mix the parents in the worker (embeddings need the text encoder), then commit the child."""
         if len(self.mix) < 2:
-            self.window.notify("Add at least two images to the mix to breed.")
-            return 0
+            self.session.notify("Add at least two images to the mix to breed.")
+            return None
         try:
-            parents = [self.window.project.node(i).recipe for i in self.mix]
+            parents = [self.session.project.node(i).recipe for i in self.mix]
         except NodeNotFoundError:
             self.clear_mix()
-            self.window.notify("The mix held images of another project; it was emptied, add them again.")
-            return 0
+            self.session.notify("The mix held images of another project; it was emptied, add them again.")
+            return None
         ids, weights = tuple(self.mix), self.panel.mix_weights()
 
         def run(pipe, project, _progress) -> Any:
             try:
                 z_dim = int(pipe.registry.get(parents[0].model).z_dim)
-                return ids, breed(parents, weights, recipe_embedder(pipe, project.assets), z_dim)
+                return breed(parents, weights, recipe_embedder(pipe, project.assets), z_dim)
             except VariationError as exc:
-                return f"Cannot breed: {exc}"
+                raise JobError(f"Cannot breed: {exc}") from exc
 
-        self._breed_stamp = self.window.worker.submit(Job(run=run, lane="variations-breed"))
-        return self._breed_stamp
+        def commit(child: Recipe) -> None:
+            self.session.commit(RenderRequest(kind="breed", recipes=(child,), parents=ids))
+
+        return self.session.submit(Job(run=run, lane="variations-breed"), on_done=commit)
 
     # --- discovered controls --------------------------------------------------------------------
-    def compute_directions(self) -> int:
+    def compute_directions(self) -> JobHandle:
         """Principal directions of the model, from project meta when stored, else computed in the worker."""
         self.panel.set_directions_note("Computing controls…")
-        model = self.window.settings.model or None
+        model = self.session.settings.model or None
 
         def run(pipe, project, _progress) -> Any:
             info = pipe.registry.get(model) if model else pipe.default_generator()
@@ -267,7 +275,7 @@ class VariationsController(QObject):
             try:
                 directions = principal_directions(pipe, info.name)
             except VariationError as exc:
-                return f"Controls cannot be computed: {exc}"
+                raise JobError(f"Controls cannot be computed: {exc}") from exc
             if project is not None:
                 record = {
                     "model": info.name,
@@ -277,68 +285,45 @@ class VariationsController(QObject):
                 project.meta_set(META_DIRECTIONS, record)
             return info.name, directions
 
-        self._directions_stamp = self.window.worker.submit(Job(run=run, lane="variations-directions"))
-        return self._directions_stamp
+        return self.session.submit(
+            Job(run=run, lane="variations-directions"),
+            on_done=self._set_directions,
+            on_error=lambda message: self.panel.set_directions_note(message.splitlines()[0]),
+        )
 
-    def preview_directions(self) -> int:
+    def _set_directions(self, reply: tuple[str, list[Direction]]) -> None:
+        self._directions_model, self.directions = reply
+        self.panel.set_directions(self.directions)
+        self.directions_ready.emit(list(self.directions))
+
+    def preview_directions(self) -> JobHandle | None:
         """Live: the selected node moved along the controls (newest wins, nothing stored)."""
         node = self._current()
         if node is None or not self.directions:
-            return 0
+            return None
         if node.recipe.model != self._directions_model:
-            self.window.notify(f"The controls belong to {self._directions_model}, not {node.recipe.model}.")
-            return 0
+            self.session.notify(f"The controls belong to {self._directions_model}, not {node.recipe.model}.")
+            return None
         z_dim = len(self.directions[0].vector)
         try:
             recipe = apply_directions(node.recipe, z_dim, self.panel.amounts(), self.directions)
         except VariationError as exc:
-            self.window.notify(f"Cannot move the picture: {exc}")
-            return 0
+            self.session.notify(f"Cannot move the picture: {exc}")
+            return None
         self._direction_base, self._direction_recipe = node.id, recipe
-        self._direction_stamp = self.window.worker.submit(
-            RenderRequest(recipes=(recipe,), commit=False, lane="directions")
+        return self.session.submit(
+            RenderRequest(recipes=(recipe,), commit=False, lane="directions"), on_done=self._show_preview
         )
-        return self._direction_stamp
 
-    def keep_directions(self) -> int:
+    def keep_directions(self) -> JobHandle | None:
         if self._direction_recipe is None or not self._direction_base:
-            self.window.notify("Move a control first, then keep the result.")
-            return 0
-        stamp = self.window.submit_commit(
+            self.session.notify("Move a control first, then keep the result.")
+            return None
+        job = self.session.commit(
             RenderRequest(
                 kind="direction", recipes=(self._direction_recipe,), parents=(self._direction_base,)
             )
         )
         self._direction_recipe = None
         self.panel.reset_directions()
-        return stamp
-
-    # --- worker results -------------------------------------------------------------------------
-    def _on_preview(self, stamp: int, image, _recipe) -> None:
-        if stamp in (self._seed_stamp, self._direction_stamp):
-            self.window.view.set_image(to_qimage(np.asarray(image)))
-
-    def _on_job_done(self, stamp: int, result) -> None:
-        if stamp not in (self._strip_stamp, self._breed_stamp, self._directions_stamp):
-            return
-        if isinstance(result, str):
-            if stamp == self._directions_stamp:
-                self.panel.set_directions_note(result)
-            self.window.notify(result)
-            return
-        if stamp == self._strip_stamp:
-            self.frame_ends, self.frames, self._frame_images = result
-            self.panel.set_frames([to_qimage(np.asarray(i)) for i in self._frame_images])
-            self.show_frame(0)
-            self.strip_ready.emit(len(self.frames))
-        elif stamp == self._breed_stamp:
-            ids, child = result
-            self.window.submit_commit(RenderRequest(kind="breed", recipes=(child,), parents=ids))
-        else:
-            self._directions_model, self.directions = result
-            self.panel.set_directions(self.directions)
-            self.directions_ready.emit(list(self.directions))
-
-    def _on_failed(self, stamp: int, message: str) -> None:
-        if stamp == self._directions_stamp and stamp:
-            self.panel.set_directions_note(message.splitlines()[0])
+        return job

@@ -66,10 +66,16 @@ class RenderRequest:
     stamp: int = 0
 
 
+class JobError(Exception):
+    """A job cannot be done for a reason the artist can act on (no segmenter installed): the
+    message is shown as it is, not as a crash."""
+
+
 @dataclass(frozen=True)
 class Job:
     """Other work for the inference thread (analyse a sound, segment an image, animate): `run(pipe,
-    project, progress)` returns a result handed to `done`; progress(done, total) → keep going."""
+    project, progress)` returns a result handed to `done`; progress(done, total) → keep going.
+    Raising JobError refuses it with a message for the artist."""
 
     run: Callable[..., Any]
     lane: str = "job"
@@ -114,8 +120,9 @@ class InferenceWorker(QObject):
 
     started = Signal(int)  # stamp: the request is now running
     finished = Signal(int, list, list)  # stamp, committed nodes, HxWx3 uint8 images
-    cancelled = Signal(int)  # stamp: its result was dropped, nothing committed
+    cancelled = Signal(int)  # stamp: dropped before it ran, or its result was; nothing committed
     failed = Signal(int, str)  # stamp (0 = loading), a message for the user
+    refused = Signal(int, str)  # stamp, why a Job cannot be done (JobError): a notice, not a failure
     status = Signal(str)  # short progress text ("Loading models…")
     ready = Signal(object)  # PipelineInfo, after the pipeline loaded
     unavailable = Signal(str)  # no usable generator: a message saying what to install
@@ -140,20 +147,29 @@ class InferenceWorker(QObject):
 
     # --- any thread ---------------------------------------------------------------------------
     def submit(self, request: RenderRequest | Job) -> int:
-        """Queue a request, replacing older pending ones of its lane unless queued; returns its stamp."""
+        """Queue a request, replacing older pending ones of its lane unless queued; returns its stamp.
+        Every request ends with exactly one of finished, preview, job_done, failed, refused or
+        cancelled (a replaced one too), so whoever waits on it is always answered."""
         with self._lock:
             stamp = next(self._stamps)
+            dropped = []
             if not request.queued:
+                dropped = [p.stamp for p in self._pending if not p.queued and p.lane == request.lane]
                 self._pending = deque(p for p in self._pending if p.queued or p.lane != request.lane)
             self._pending.append(replace(request, stamp=stamp))
+        for old in dropped:
+            self.cancelled.emit(old)
         self._wake.emit()
         return stamp
 
     def cancel(self) -> None:
         """Drop pending work and the result of the running request (it will not be committed)."""
         with self._lock:
+            dropped = [p.stamp for p in self._pending]
             self._pending.clear()
             self._cancelled_upto = next(self._stamps)
+        for stamp in dropped:
+            self.cancelled.emit(stamp)
 
     def is_cancelled(self, stamp: int) -> bool:
         with self._lock:
@@ -192,6 +208,8 @@ class InferenceWorker(QObject):
                 self._run_job(pipe, request)
             else:
                 self._run(pipe, request)
+        except JobError as exc:
+            self.refused.emit(request.stamp, str(exc))
         except Exception as exc:  # a worker must never raise into Qt's event loop
             log.exception("request failed")
             what = "Rendering" if isinstance(request, RenderRequest) else "The task"
@@ -271,9 +289,11 @@ class InferenceWorker(QObject):
         images = pipe.render(recipes, assets=assets, preview=not request.commit)
         self._forward_notices(pipe)
         if not request.commit:
-            if not self.is_cancelled(request.stamp):
-                self.stats.emit(pipe.provider, recipes[0].model, float(pipe.last_ms_per_image))
-                self.preview.emit(request.stamp, images[0], recipes[0])
+            if self.is_cancelled(request.stamp):
+                self.cancelled.emit(request.stamp)
+                return
+            self.stats.emit(pipe.provider, recipes[0].model, float(pipe.last_ms_per_image))
+            self.preview.emit(request.stamp, images[0], recipes[0])
             return
         pngs = [png_bytes(image) for image in images]
         with self._lock:

@@ -188,7 +188,7 @@ def test_control_sliders_do_not_carry_over_to_the_next_picture(qtbot, window: Ma
     click_history(qtbot, window, ids[1])
     assert controller.panel.direction_slider(name).value() == 0.0
     assert controller.panel.amounts() == {} and not controller.panel.keep_direction_button.isEnabled()
-    assert controller.keep_directions() == 0  # nothing moved on this picture
+    assert controller.keep_directions() is None  # nothing moved on this picture
 
 
 # --- 9. rows say what the artist did -------------------------------------------------------------

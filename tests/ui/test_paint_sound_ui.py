@@ -124,8 +124,8 @@ def test_sketch_from_image_uses_the_segmenter(qtbot, painting: MainWindow) -> No
     canvas.clear_sketch()
     assert not canvas.sketch().any()
     # wait on the canvas, not on job_done: a fast worker can emit it (in its own thread) before
-    # the stamp submit returned is known here
-    assert painting.paint.sketch_from_image() > 0
+    # the job submit returned is known here
+    assert painting.paint.sketch_from_image() is not None
     qtbot.waitUntil(lambda: canvas.sketch().any(), timeout=RENDER_MS)
 
 
@@ -237,9 +237,33 @@ def test_animate_writes_a_gif(qtbot, window: MainWindow, rain_wav: Path, tmp_pat
     out = tmp_path / "anim.gif"
     done: list[int] = []  # every finished stamp, recorded in the worker's thread as it emits
     window.worker.job_done.connect(lambda stamp, _result: done.append(stamp))
-    stamp = window.sound.animate(out, fps=4.0)
-    qtbot.waitUntil(lambda: stamp in done, timeout=RENDER_MS)
+    job = window.sound.animate(out, fps=4.0)
+    qtbot.waitUntil(lambda: job.stamp in done, timeout=RENDER_MS)
     assert Image.open(out).n_frames == 12
+
+
+def test_cancelling_an_animation_ends_its_job(qtbot, window: MainWindow, rain_wav: Path, tmp_path) -> None:
+    import threading
+
+    from PySide6.QtWidgets import QProgressDialog, QPushButton
+
+    from ui.worker import Job
+
+    ids = generate(qtbot, window, "a lake", seed=4)
+    window.select_node(ids[0])
+    assert window.sound.panel.load_file(rain_wav)
+    started, release = threading.Event(), threading.Event()
+    window.session.submit(Job(run=lambda *_: (started.set(), release.wait(10)), lane="blocker"))
+    assert started.wait(RENDER_MS / 1000)  # the animation waits behind it
+    out = tmp_path / "anim.gif"
+    job = window.sound.animate(out, fps=4.0)
+    (dialog,) = window.sound.panel.findChildren(QProgressDialog)
+    dialog.findChild(QPushButton).click()
+    release.set()
+    assert job.state == "cancelled" and "Animation cancelled" in window.toast.text()
+    again = window.sound.animate(out, fps=4.0)  # a finished one closes its dialog, cancelling nothing
+    qtbot.waitUntil(lambda: again.state == "done", timeout=RENDER_MS)
+    assert out.is_file() and "Animation written" in window.toast.text()
 
 
 def test_export_at_512_rerenders_through_the_upscaler(qtbot, window: MainWindow, tmp_path: Path) -> None:

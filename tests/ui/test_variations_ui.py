@@ -12,6 +12,11 @@ from ui.variations_controller import META_DIRECTIONS, VariationsController
 LEFT = Qt.MouseButton.LeftButton
 
 
+def _controller(win) -> VariationsController:
+    """A second controller on the window's session, with a panel of its own."""
+    return VariationsController(win.session, win.history, win.view)
+
+
 def _click_and_wait(qtbot, win, button) -> list[str]:
     """Click a button that commits nodes; returns the ids the window shows afterwards."""
     with qtbot.waitSignal(win.batch_shown, timeout=RENDER_MS) as blocker:
@@ -21,7 +26,7 @@ def _click_and_wait(qtbot, win, button) -> list[str]:
 
 def test_vary_commits_children_of_the_selected_node(qtbot, window) -> None:
     ids = generate(qtbot, window, "a misty lake", seed=3)
-    controller = VariationsController(window)
+    controller = _controller(window)
     window.select_node(ids[1])
     controller.panel.count.setValue(3)
     controller.panel.strength.setValue(0.5)
@@ -37,7 +42,7 @@ def test_vary_commits_children_of_the_selected_node(qtbot, window) -> None:
 
 def test_seed_browser_previews_then_keeps(qtbot, window) -> None:
     ids = generate(qtbot, window, "a desert at noon", seed=10)
-    controller = VariationsController(window)
+    controller = _controller(window)
     window.select_node(ids[0])
     count = len(window.project.nodes())
     with qtbot.waitSignal(window.worker.preview, timeout=RENDER_MS):
@@ -51,7 +56,7 @@ def test_seed_browser_previews_then_keeps(qtbot, window) -> None:
 
 def test_interpolate_strip_and_keep_a_frame_with_two_parents(qtbot, window) -> None:
     ids = generate(qtbot, window, "snowy mountains at dawn", seed=1)
-    controller = VariationsController(window)
+    controller = _controller(window)
     panel = controller.panel
     window.select_node(ids[0])
     qtbot.mouseClick(panel.set_a_button, LEFT)
@@ -72,17 +77,17 @@ def test_interpolate_strip_and_keep_a_frame_with_two_parents(qtbot, window) -> N
 
 def test_interpolate_without_a_says_what_to_do(qtbot, window) -> None:
     ids = generate(qtbot, window, "a calm sea", seed=2)
-    controller = VariationsController(window)
+    controller = _controller(window)
     window.select_node(ids[0])
-    assert controller.interpolate() == 0
+    assert controller.interpolate() is None
     assert "Set A" in window.toast.text()
     qtbot.mouseClick(controller.panel.set_a_button, LEFT)
-    assert controller.interpolate() == 0  # A and the selection are the same picture
+    assert controller.interpolate() is None  # A and the selection are the same picture
 
 
 def test_breed_three_nodes_into_one_child(qtbot, window) -> None:
     ids = generate(qtbot, window, "a forest by a lake", seed=5)
-    controller = VariationsController(window)
+    controller = _controller(window)
     panel = controller.panel
     for node_id in ids[:3]:
         window.select_node(node_id)
@@ -98,16 +103,16 @@ def test_breed_three_nodes_into_one_child(qtbot, window) -> None:
 
 def test_breed_needs_two_parents(qtbot, window) -> None:
     ids = generate(qtbot, window, "rocky hills", seed=9)
-    controller = VariationsController(window)
+    controller = _controller(window)
     window.select_node(ids[0])
     qtbot.mouseClick(controller.panel.add_mix_button, LEFT)
     assert not controller.panel.breed_button.isEnabled()
-    assert controller.breed() == 0 and "two" in window.toast.text()
+    assert controller.breed() is None and "two" in window.toast.text()
 
 
 def test_direction_slider_previews_then_keeps(qtbot, window) -> None:
     ids = generate(qtbot, window, "a green valley", seed=4)
-    controller = VariationsController(window)
+    controller = _controller(window)
     panel = controller.panel
     with qtbot.waitSignal(controller.directions_ready, timeout=RENDER_MS) as blocker:
         panel.show()  # the first show computes the controls in the worker
@@ -133,7 +138,7 @@ def test_direction_slider_previews_then_keeps(qtbot, window) -> None:
 
 def test_picks_from_a_closed_project_are_refused_with_a_message(qtbot, window, tmp_path) -> None:
     ids = generate(qtbot, window, "a quiet bay", seed=6)
-    controller = VariationsController(window)
+    controller = _controller(window)
     for node_id in ids[:2]:
         window.select_node(node_id)
         qtbot.mouseClick(controller.panel.add_mix_button, LEFT)
@@ -141,6 +146,6 @@ def test_picks_from_a_closed_project_are_refused_with_a_message(qtbot, window, t
     assert window.open_project(tmp_path / "other")
     other = generate(qtbot, window, "a quiet bay", seed=6)
     window.select_node(other[0])
-    assert controller.interpolate() == 0 and "set A again" in window.toast.text()
-    assert controller.breed() == 0 and "another project" in window.toast.text()
+    assert controller.interpolate() is None and "set A again" in window.toast.text()
+    assert controller.breed() is None and "another project" in window.toast.text()
     assert controller.mix == [] and controller.a_id == ""
