@@ -113,6 +113,17 @@ def scene_ambience(scene: SceneReading) -> Ambience:
     return plan_ambience(scene.attributes, features_from_classes(scene.fractions))
 
 
+def picture_ambience(pipe, pixels: np.ndarray, recipe=None) -> tuple[Ambience, SceneReading]:
+    """(ambience, scene) of a picture (HxWx3 uint8) and its recipe if any, read with the encoders
+    of the recipe's generator (else the default one)."""
+    from studio.scene_reading import SceneReader
+
+    known = {m.name: m for m in pipe.registry.generators()}
+    info = known.get(recipe.model) if recipe is not None else None
+    scene = SceneReader(pipe, info or pipe.default_generator()).read(pixels, recipe)
+    return scene_ambience(scene), scene
+
+
 def loop_period(seconds: float) -> float:
     """A period that divides `seconds` exactly (so the file itself loops) and is at most MAX_LOOP_SECONDS."""
     return seconds / math.ceil(seconds / MAX_LOOP_SECONDS)

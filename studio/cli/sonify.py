@@ -24,21 +24,10 @@ def add_sonify(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_sonify)
 
 
-def picture_ambience(pipe, pixels, recipe):
-    """(ambience, scene reading) of a picture, read with the default generator's encoders."""
-    from studio.ambience import scene_ambience
-    from studio.scene_reading import SceneReader
-
-    known = {m.name: m for m in pipe.registry.generators()}
-    info = known.get(recipe.model) if recipe is not None else None
-    scene = SceneReader(pipe, info or pipe.default_generator()).read(pixels, recipe)
-    return scene_ambience(scene), scene
-
-
 def run_sonify(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from studio.ambience import AmbienceError, write_ambience
+    from studio.ambience import AmbienceError, picture_ambience, write_ambience
     from studio.image_input import ImageInputError, open_image
     from studio.inference.pipeline import Pipeline
     from studio.pngmeta import read_recipe

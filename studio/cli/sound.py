@@ -116,8 +116,7 @@ def _ambience(pipe, recipe, args: argparse.Namespace, rate: int):
     """No sound given: the picture's own ambience drives it (`studio sonify` of its first frame)."""
     import numpy as np
 
-    from studio.ambience import AmbienceError, periods
-    from studio.cli.sonify import picture_ambience
+    from studio.ambience import AmbienceError, periods, picture_ambience
 
     if not 1.0 <= args.seconds <= 120.0:
         raise CommandError("--seconds must be from 1 to 120")
