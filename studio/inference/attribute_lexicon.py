@@ -201,6 +201,10 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
             "radiant",
             "brilliant sun",
             "bluebird day",
+            "starry",  # stars show only under a clear sky (also read as night: a phrase may name both)
+            "starlit",
+            "starlight",
+            "star-filled",
         ),
         "cloudy": (
             "cloudy",
@@ -247,6 +251,8 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
             "dim",
             "bleak",
             "stratus",
+            "grey",
+            "gray",
         ),
         "foggy": (
             "foggy",
@@ -351,6 +357,10 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
             "powder",
             "snowed in",
             "snow-covered",
+            "snowy mountain lake",  # longer than the shield "snowy mountain": the lake is snowy
+            "snowy mountain meadow",
+            "snowy mountain valley",
+            "snowy mountain forest",
             "snowy",
             "snow",
         ),
@@ -454,6 +464,13 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
 SHIELDS: tuple[str, ...] = (
     "snowy peaks",
     "snowy peak",
+    "grey rocks",  # grey as a colour of a thing, not of the sky
+    "grey rock",
+    "gray rocks",
+    "gray rock",
+    "grey stone",
+    "grey stones",
+    "grey boulders",
     "snowy mountains",
     "snowy mountain",
     "snow-capped",

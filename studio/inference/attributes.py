@@ -25,12 +25,16 @@ class AttributesError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> list[tuple[re.Pattern[str], str | None, str | None, str]]:
-    """(pattern, group, value, phrase), longest phrase first; shields have no group."""
-    entries = [(p, None, None) for p in SHIELDS]
-    entries += [(p, g, v) for g, values in LEXICON.items() for v, phrases in values.items() for p in phrases]
-    entries.sort(key=lambda e: -len(e[0]))
-    return [(re.compile(r"(?<![\w-])" + re.escape(p) + r"(?![\w-])"), g, v, p) for p, g, v in entries]
+def _patterns() -> list[tuple[re.Pattern[str], tuple[tuple[str, str], ...], str]]:
+    """(pattern, the (group, value) pairs it names, phrase), longest phrase first; a shield names
+    none, and a phrase may name one value in each of several groups ("starry": night, clear)."""
+    names: dict[str, list[tuple[str, str]]] = {p: [] for p in SHIELDS}
+    for group, values in LEXICON.items():
+        for value, phrases in values.items():
+            for phrase in phrases:
+                names.setdefault(phrase, []).append((group, value))
+    ordered = sorted(names.items(), key=lambda item: -len(item[0]))
+    return [(re.compile(r"(?<![\w-])" + re.escape(p) + r"(?![\w-])"), tuple(n), p) for p, n in ordered]
 
 
 def read_attributes(prompt: str) -> dict[str, tuple[str, str] | None]:
@@ -38,9 +42,9 @@ def read_attributes(prompt: str) -> dict[str, tuple[str, str] | None]:
     None. Longer phrases win and a matched span is consumed, so its words count once."""
     text = " ".join(str(prompt).lower().split())
     found: dict[str, list[tuple[int, str, str]]] = {g: [] for g in LEXICON}
-    for pattern, group, value, phrase in _patterns():
+    for pattern, named, phrase in _patterns():
         for match in pattern.finditer(text):
-            if group is not None and value is not None:
+            for group, value in named:
                 found[group].append((match.start(), value, phrase))
             text = text[: match.start()] + "#" * (match.end() - match.start()) + text[match.end() :]
     return {g: (min(hits)[1], min(hits)[2]) if hits else None for g, hits in found.items()}

@@ -185,6 +185,11 @@ def test_reader_knows_dozens_of_phrasings_but_no_evaluation_wording():
             {"time": "afternoon", "weather": "rainy", "season": "autumn"},
         ),
         ("a waterfall", {"time": None, "weather": None, "season": None}),
+        ("a starry lake", {"time": "night", "weather": "clear", "season": None}),  # one phrase, two groups
+        ("a grey mountain lake in summer", {"time": None, "weather": "overcast", "season": "summer"}),
+        ("grey rocks by the sea", {"time": None, "weather": None, "season": None}),  # a colour of a thing
+        ("a snowy mountain lake", {"time": None, "weather": "snowy", "season": None}),
+        ("under snowy mountains", {"time": None, "weather": None, "season": None}),
     ],
 )
 def test_reader_reads_prompts(prompt, expected):
