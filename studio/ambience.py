@@ -11,9 +11,10 @@ files are written a period at a time, so an hour of sound never sits in memory.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,21 +160,32 @@ def periods(ambience: Ambience, seconds: float, seed: int = 0, rate: int = RATE)
         yield loop
 
 
-def write_ambience(path: Path, ambience: Ambience, seconds: float, seed: int = 0, rate: int = RATE) -> None:
-    """Write WAV or FLAC (by the file's ending), 16-bit mono, a period at a time."""
+def write_ambience(
+    path: Path,
+    ambience: Ambience,
+    seconds: float,
+    seed: int = 0,
+    rate: int = RATE,
+    progress: Callable[[int, int], bool] | None = None,
+) -> bool:
+    """Write WAV or FLAC (by the file's ending), 16-bit mono, a period at a time. `progress(done,
+    total)` is told after each period; returning False stops and leaves no file (returns False)."""
     import soundfile
 
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise AmbienceError(f"{Path(path).name}: sound files end in {' or '.join(FORMATS)}")
     chunks = periods(ambience, seconds, seed, rate)  # checks the length before a file is made
+    total = round(seconds / loop_period(seconds))
     first = next(chunks)
     part = Path(path).with_name(Path(path).name + ".part")  # a failed write never leaves half a file
     try:
         with soundfile.SoundFile(part, "w", samplerate=rate, channels=1, subtype="PCM_16", format=fmt) as out:
-            out.write(first)
-            for chunk in chunks:
+            for done, chunk in enumerate(itertools.chain([first], chunks), 1):
                 out.write(chunk)
+                if progress is not None and not progress(done, total):
+                    return False
         os.replace(part, path)
+        return True
     finally:
         part.unlink(missing_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -37,8 +36,10 @@ from studio.project.store import Node, Project, ProjectError, ProjectLockedError
 from studio.project.tags import load_tags
 from studio.recipe import RecipeError
 from ui.accessibility import name_parts
+from ui.ambience_controller import EXPORT_SHORTCUT, PLAY_SHORTCUT, AmbienceController
 from ui.commands import GenerateCommand, NoteCommand, StarCommand, TrashCommand
 from ui.compare import CompareDialog
+from ui.file_names import export_name
 from ui.history_panel import NODE_ROLE, THUMB, HistoryPanel
 from ui.image_view import ImageView
 from ui.paint_controller import PaintController
@@ -181,6 +182,8 @@ class MainWindow(QMainWindow):
                 TagCommand(self.project, node_id, tags, self.history.set_tags)
             )
         )
+        self.ambience = AmbienceController(self.session, self.history)
+        self.right.setCornerWidget(self.ambience.bar, Qt.Corner.TopRightCorner)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.history)
         split.addWidget(self.stack)
@@ -254,6 +257,13 @@ class MainWindow(QMainWindow):
         )
         file.addSeparator()
         self._action(file, "&Export PNG…", self.choose_export, "Ctrl+E", "Save the selected image as PNG")
+        self._action(
+            file,
+            "Export Soun&d…",
+            self.ambience.choose_export,
+            EXPORT_SHORTCUT,
+            "Save the selected picture's ambience (rain for rain, owls at night) as a seamless WAV/FLAC loop",
+        )
         self._action(
             file,
             "&Import Image…",
@@ -354,6 +364,13 @@ class MainWindow(QMainWindow):
             "A/B: this node vs the node selected before it",
         )
         view.addSeparator()
+        self._action(
+            view,
+            "&Hear the Picture",
+            self.ambience.toggle,
+            PLAY_SHORTCUT,
+            "Play the selected picture's ambience as a seamless loop; again to stop",
+        )
         self._action(view, "&Paint", self.show_paint, "Ctrl+P", "Paint a semantic sketch over the picture")
         view.addAction(self.paint_dock.toggleViewAction())
         view.addAction(self.sound_dock.toggleViewAction())
@@ -440,6 +457,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open project", str(exc))
             return False
         self.session.close_project()
+        self.ambience.stop()
         self._show_project(project)
         return True
 
@@ -579,6 +597,7 @@ class MainWindow(QMainWindow):
         self.view.set_image(self.image_for(node))
         self.paint.show_node(node)
         self.sound.show_node(node.recipe)
+        self.ambience.show_node(node)
         self.variations.show_node(node)
 
     def _pick(self, node_id: str) -> None:
@@ -978,17 +997,12 @@ class MainWindow(QMainWindow):
         self._remember_layout()
         self.undo_log.close()
         self.sound.panel.stop_all()
+        self.ambience.stop()
         self.session.close()  # drops replies still on their way; the canvas sketch is already saved
         for window in list(self._windows):
             window.close()
         self.settings.save()
         super().closeEvent(event)
-
-
-def export_name(node: Node) -> str:
-    """A file name the artist recognises: the prompt's first words and the seed, not a hash."""
-    words = re.findall(r"[a-z0-9]+", node.recipe.prompt.lower())[:6]
-    return f"{'-'.join(words) or 'landscape'}-seed{node.recipe.seed}.png"
 
 
 def export_sizes(rendered: int) -> list[str]:

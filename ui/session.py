@@ -4,8 +4,9 @@ the one inference worker and messages for the artist.
 Like krita-ai-diffusion (one model object per panel, replies looked up by job) and napari's
 thread_worker (a job carries its callbacks), work is submitted here with its own callbacks and
 the session hands each reply to the job it answers, on the GUI thread. No controller filters
-replies: a newer request of a live lane, cancelling, or closing the project ends the older
-jobs as cancelled, and replies still on their way for them are dropped.
+replies: a newer request of a live lane replaces the waiting ones (the one rendering still
+shows: the newest finished frame wins); cancelling or closing the project ends the jobs as
+cancelled, and replies still on their way for them are dropped.
 """
 
 from __future__ import annotations
@@ -91,10 +92,11 @@ class Session(QObject):
         on_progress: Callable[[int, int], None] | None = None,
         on_cancelled: Callable[[], None] | None = None,
     ) -> JobHandle:
-        """Run `work` in the worker; its reply goes to these callbacks (errors are also notified)."""
-        if not work.queued:  # newest wins (committed nodes are never dropped: they are in the project)
-            for old in [h for h in self._jobs.values() if h.lane == work.lane and h.replaceable]:
-                self._cancel(old)
+        """Run `work` in the worker; its reply goes to these callbacks (errors are also notified).
+
+        Not queued: the worker drops the waiting requests of its lane (they end cancelled), but
+        the one already rendering still delivers — a live lane (paint, sound, prompt) shows its
+        newest *finished* frame, so the picture keeps moving while the artist keeps moving."""
         stamp = self.worker.submit(work)
         replaceable = not work.queued and not (isinstance(work, RenderRequest) and work.commit)
         handle = JobHandle(stamp, work.lane, replaceable, on_done, on_error, on_progress, on_cancelled)
@@ -177,7 +179,13 @@ class Session(QObject):
 
     def _done(self, stamp: int, result: Any) -> None:
         handle = self._end(stamp, "done")
-        if handle is not None and handle.on_done is not None:
+        if handle is None:
+            return
+        if handle.replaceable:  # anything older of its live lane still in flight is stale now
+            for old in [h for h in self._jobs.values() if h.lane == handle.lane and h.replaceable]:
+                if old.stamp < stamp:
+                    self._cancel(old)
+        if handle.on_done is not None:
             handle.on_done(result)
 
     def _on_finished(self, stamp: int, nodes: list, images: list) -> None:

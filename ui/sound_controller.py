@@ -2,8 +2,10 @@
 
 A loaded or recorded sound is analysed in the worker ("sounds like rain 0.61"). Apply commits a
 sound edit of the selected node (same latent, the conditioning moved toward the sound, the WAV
-stored as an asset so the edit re-renders exactly). Live renders a preview per sound frame
-(newest wins); Capture commits the current frame with the two seconds of audio that made it.
+stored as an asset so the edit re-renders exactly); on a generator with scene attributes the
+recipe also stores the changes left ticked in the panel (owl → night), and live frames leave the
+unticked groups alone. Live renders a preview per sound frame (newest wins); Capture commits the
+current frame with the two seconds of audio that made it.
 Animate renders a GIF/MP4 following the sound, with progress and cancel.
 """
 
@@ -18,14 +20,14 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFileDialog, QProgressDialog
 
 from studio.audio.io import SAMPLE_RATE, wav_bytes, write_wav
-from studio.inference.attributes import within
+from studio.inference.attributes import SOUND_KEY, within
 from studio.recipe import Recipe
 from ui.canvas import SemanticCanvas
 from ui.history_panel import HistoryPanel
 from ui.image_view import ImageView, to_qimage
 from ui.prompt_panel import PromptPanel
 from ui.session import JobHandle, Session
-from ui.sound_panel import SoundPanel
+from ui.sound_panel import NOTHING_TICKED_TIP, SoundPanel
 from ui.worker import Job, JobError, RenderRequest
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class SoundController(QObject):
         self.view, self.canvas = view, canvas
         self.panel = panel or SoundPanel()
         self.last_listen: list[tuple[str, float]] = []
+        self._shown_moves: tuple[Path, dict] | None = None  # the selected sound node's sound and its changes
         self.panel.sound_changed.connect(self.listen)
         self.panel.apply_requested.connect(self.apply)
         self.panel.live_frame_wanted.connect(self.live_frame)
@@ -65,31 +68,39 @@ class SoundController(QObject):
         node_id = self.history.current()
         return self.session.project.node(node_id).recipe if node_id else None
 
-    def _edited(self, recipe: Recipe, sound_sha: str, strength: float, name: str) -> Recipe:
-        """The recipe with the sound and its name (and the canvas mask when "only inside the mask" is on)."""
-        recipe = recipe.replace(
+    def _edited(
+        self, recipe: Recipe, sound_sha: str, strength: float, name: str, moves: dict | None
+    ) -> Recipe:
+        """The recipe with the sound and its name (and the canvas mask when "only inside the mask" is
+        on). `moves`: the attributes it moves, stored so the edit re-renders exactly what was ticked."""
+        recipe = _plain(recipe).replace(
             prompt=self.prompt.text(), sound=sound_sha, strength=round(float(strength), 4)
         )
-        extra = {k: v for k, v in recipe.extra.items() if k != "text_embedding"}
+        extra = dict(recipe.extra)
         extra[SOUND_NAME_KEY] = name
+        if moves is not None:
+            extra[SOUND_KEY] = dict(moves)
         if self.panel.masked() and self.canvas.has_mask():
             mask = self.session.project.assets.put(self.canvas.mask_png(), "png")
             recipe = recipe.replace(mask=mask)
             extra["base_image"] = self.session.project.node(self.history.current()).image
         return recipe.replace(extra=extra)
 
-    def _commit(self, samples: np.ndarray, strength: float, name: str) -> JobHandle | None:
+    def _commit(
+        self, samples: np.ndarray, strength: float, name: str, moves: dict | None
+    ) -> JobHandle | None:
         base = self.base()
         if base is None:
             self.session.notify("Select an image first: a sound edit changes the selected picture.")
             return None
         sha = self.session.project.assets.put(wav_bytes(samples, SAMPLE_RATE), "wav")
-        recipe = self._edited(base, sha, strength, name)
+        recipe = self._edited(base, sha, strength, name, moves)
         parent = self.history.current()
         return self.session.commit(RenderRequest(kind="sound", recipes=(recipe,), parents=(parent,)))
 
     def show_node(self, recipe: Recipe) -> None:
-        """Selecting a sound node puts its sound in the panel, so Play plays it back."""
+        """Selecting a sound node puts its sound in the panel, so Play plays it back, with the
+        changes it applied ticked and the ones it left alone unticked."""
         if recipe.sound is None:
             return
         # a folder per sound, the file under its own name: the panel shows "rain.wav", not a hash
@@ -102,9 +113,16 @@ class SoundController(QObject):
             except (KeyError, OSError) as exc:
                 self.session.notify(f"The node's sound cannot be played: {exc}")
                 return
-        current = self.panel.current_path()
-        if current is None or current != path:
-            self.panel.load_file(path)
+        stored = recipe.extra.get(SOUND_KEY)
+        self._shown_moves = (path, stored) if isinstance(stored, dict) else None
+        if self.panel.current_path() != path:
+            self.panel.load_file(path)  # ticked as stored once it is heard
+        else:
+            self._tick_stored()
+
+    def _tick_stored(self) -> None:
+        if self._shown_moves is not None and self._shown_moves[0] == self.panel.current_path():
+            self.panel.changes.tick_only(self._shown_moves[1])
 
     # --- actions --------------------------------------------------------------------------------
     def listen(self, audio) -> JobHandle:
@@ -119,26 +137,31 @@ class SoundController(QObject):
     def _heard(self, ranked: list) -> None:
         self.last_listen = [(name, score) for name, score, _ in ranked]
         self.panel.set_listen_results(self.last_listen, self._changes(ranked[0][2] if ranked else {}))
+        self._tick_stored()
 
     def apply(self) -> JobHandle | None:
         audio = self.panel.current_audio()
         if audio is None:
             return None
+        if self.panel.changes.all_unticked():
+            self.session.notify(NOTHING_TICKED_TIP)
+            return None
         path = self.panel.current_path()
         name = path.name if path is not None else RECORDING_NAME
-        return self._commit(np.asarray(audio.samples), self.panel.apply_strength(), name)
+        moves = self.panel.sound_moves()
+        return self._commit(np.asarray(audio.samples), self.panel.apply_strength(), name, moves)
 
     def live_frame(self) -> JobHandle | None:
         base = self.base()
         samples = self.panel.live_window(LIVE_WINDOW_S)
         if base is None or samples is None or len(samples) == 0:
             return None
-        recipe = base.replace(prompt=self.prompt.text(), sound=None, strength=0.0)
         request = RenderRequest(
-            recipes=(recipe,),
+            recipes=(_plain(base).replace(prompt=self.prompt.text()),),
             commit=False,
             live_sound=np.array(samples, dtype=np.float32),
             strength=self.panel.live_strength(),
+            sound_hold=self.panel.held_groups(),
             lane="sound",
         )
         return self.session.submit(
@@ -146,11 +169,24 @@ class SoundController(QObject):
         )
 
     def capture(self) -> JobHandle | None:
+        """Keep the live frame: the attributes its sound moves (unticked ones left alone) are worked
+        out in the worker as for a live frame, then committed with the sound."""
         samples = self.panel.capture_window(LIVE_WINDOW_S)
-        if samples is None or len(samples) == 0:
-            self.session.notify("Nothing to capture: start Live with a sound or the microphone first.")
+        base = self.base()
+        if samples is None or len(samples) == 0 or base is None:
+            self.session.notify("Nothing to capture: select a picture and start Live with a sound first.")
             return None
-        return self._commit(np.array(samples, dtype=np.float32), self.panel.live_strength(), CAPTURE_NAME)
+        samples = np.array(samples, dtype=np.float32)
+        strength, hold = self.panel.live_strength(), self.panel.held_groups()
+        recipe = _plain(base).replace(prompt=self.prompt.text())
+
+        def run(pipe, _project, _progress) -> dict | None:
+            return pipe.live_sound(recipe, samples, strength, hold).extra.get(SOUND_KEY)
+
+        return self.session.submit(
+            Job(run=run, lane="capture"),
+            on_done=lambda moves: self._commit(samples, strength, CAPTURE_NAME, moves),
+        )
 
     def choose_animation(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -167,7 +203,7 @@ class SoundController(QObject):
             self.session.notify("Select an image and load a sound to animate.")
             return None
         samples = np.asarray(audio.samples)
-        recipe = base.replace(prompt=self.prompt.text(), sound=None, strength=0.0)
+        recipe = _plain(base).replace(prompt=self.prompt.text())
         strength, follow = self.panel.strength(), self.panel.follow_loudness()
 
         def run(pipe, project, progress):
@@ -203,6 +239,12 @@ class SoundController(QObject):
         """What an edit with the heard sound moves, for a generator with scene attributes."""
         info = self.session.info.default if self.session.info else None
         return within(info.attribute_groups, implied) if info is not None else {}
+
+
+def _plain(recipe: Recipe) -> Recipe:
+    """The recipe without a sound edit of its own, so a new sound starts from its picture's scene."""
+    extra = {k: v for k, v in recipe.extra.items() if k not in ("text_embedding", SOUND_KEY)}
+    return recipe.replace(sound=None, strength=0.0, extra=extra)
 
 
 def _listen(pipe, samples: np.ndarray):

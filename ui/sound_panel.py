@@ -46,6 +46,7 @@ from studio.audio.recorder import (
     list_input_devices,
 )
 from studio.inference.audio_encoder import loudness_strength
+from ui.sound_changes import SoundChanges
 from ui.theme import ACCENT, BASE, MUTED, set_tooltip_deep
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,11 @@ METER_FLOOR_DB = -60
 PEAK_BUCKETS = 512
 NO_MICROPHONE_TEXT = "No microphone found"
 DEVICE_CHARS = 12  # the microphone list is this many characters wide; longer names are elided
+APPLY_TIP = "Change the picture with the current sound"
+NOTHING_TICKED_TIP = (
+    "Tick at least one change under “Will change”: with every change unticked the sound would leave "
+    "the picture as it is"
+)
 SOUND_FILTERS = "Sounds (*.wav *.flac *.ogg);;WAV (*.wav);;FLAC (*.flac);;OGG (*.ogg);;All files (*)"
 
 
@@ -256,9 +262,7 @@ class SoundPanel(QWidget):
         self.mask_check.setToolTip("Change only the area painted with the mask brush")
         self.mask_check.setAccessibleName("Only inside the mask")
 
-        self.apply_button = self._button(
-            "Apply sound", "Change the picture with the current sound", self._apply
-        )
+        self.apply_button = self._button("Apply sound", APPLY_TIP, self._apply)
         self.apply_button.setObjectName("primary")
         self.animate_button = self._button(
             "Animate…", "Make an animation of the picture following the sound over time", self._animate
@@ -267,6 +271,8 @@ class SoundPanel(QWidget):
         self.listen_label.setWordWrap(True)
         self.listen_label.setToolTip("What the sound encoder hears in the current sound, best matches first")
         self.listen_label.setAccessibleName("Sounds like")
+        self.changes = SoundChanges()
+        self.changes.toggled.connect(self._update_enabled)
         self.set_listen_results([])
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -308,6 +314,7 @@ class SoundPanel(QWidget):
         layout.addWidget(self.mask_check)
         layout.addLayout(actions)
         layout.addWidget(self.listen_label)
+        layout.addWidget(self.changes)
         layout.addWidget(self.message_label)
         layout.addStretch(1)
         # the theme's flat buttons hide the checked state: Live on and recording must be obvious
@@ -372,14 +379,21 @@ class SoundPanel(QWidget):
         self, results: list[tuple[str, float]], changes: dict[str, str] | None = None
     ) -> None:
         """Show what the sound resembles: (caption, score) pairs, best first; the top 3 are shown.
-        `changes`: the scene attributes an edit with it will move ("time → night ← Owl")."""
+        `changes`: the scene attributes an edit with it will move, each a ticked box the artist
+        may untick ("time → night ← Owl 0.86")."""
         top = sorted(results, key=lambda r: r[1], reverse=True)[:3]
         lines = [f"{name}  {score:.2f}" for name, score in top]
-        text = "Sounds like: " + (" · ".join(lines) if lines else "—")
-        if changes and top:
-            moves = ", ".join(f"{group} → {value}" for group, value in changes.items())
-            text += f"\nWill change: {moves} ← {top[0][0]} (by the strength)"
-        self.listen_label.setText(text)
+        self.listen_label.setText("Sounds like: " + (" · ".join(lines) if lines else "—"))
+        self.changes.set_changes(changes if changes and top else {}, *(top[0] if top else ()))
+        self._update_enabled()
+
+    def sound_moves(self) -> dict[str, str] | None:
+        """The ticked changes an Apply stores in its recipe; None when none were heard."""
+        return self.changes.moves()
+
+    def held_groups(self) -> tuple[str, ...]:
+        """The unticked changes' groups: live frames leave them alone too."""
+        return self.changes.held()
 
     def refresh_devices(self, devices: Sequence[InputDevice] | None = None) -> None:
         """List the microphones again (`devices` None asks PortAudio)."""
@@ -630,7 +644,9 @@ class SoundPanel(QWidget):
         has_sound = self._audio is not None
         recording = self._recorder is not None
         self.play_button.setEnabled(has_sound)
-        self.apply_button.setEnabled(has_sound)
+        nothing_ticked = self.changes.all_unticked()
+        self.apply_button.setEnabled(has_sound and not nothing_ticked)
+        self.apply_button.setToolTip(NOTHING_TICKED_TIP if nothing_ticked else APPLY_TIP)
         self.animate_button.setEnabled(has_sound)
         # a custom source (a test's WAV, an app's stream) records without a microphone
         self.record_button.setEnabled(recording or self._mic_found or self._custom_source)

@@ -41,8 +41,8 @@ class RenderRequest:
     `imagine_layout` gives prompt-only variations a layout (studio.inference.layout), stored in the
     project as their sketch. `commit=False` renders a preview (live paint or sound) that is shown,
     not stored; `live_sound` (mono samples at the sound encoder's rate) moves the conditioning
-    toward the sound by `strength`; `memory_assets` are assets a preview uses that the project
-    does not hold yet.
+    toward the sound by `strength` (leaving the `sound_hold` groups alone); `memory_assets` are
+    assets a preview uses that the project does not hold yet.
     `lane` groups requests that supersede each other; `queued=True` requests never do.
     """
 
@@ -60,6 +60,7 @@ class RenderRequest:
     commit: bool = True
     live_sound: Any = None
     strength: float = 0.0
+    sound_hold: tuple[str, ...] = ()  # attribute groups the live sound leaves alone (unticked changes)
     memory_assets: tuple[tuple[str, bytes], ...] = ()
     lane: str = "render"
     queued: bool = False
@@ -279,7 +280,9 @@ class InferenceWorker(QObject):
         elif request.imagine_layout:  # recipes with a sketch or an explicit embedding are left as they are
             recipes = pipe.imagine_layouts(recipes, lambda png: project.assets.put(png, "png"))
         if request.live_sound is not None:
-            recipes = [pipe.live_sound(r, request.live_sound, request.strength) for r in recipes]
+            recipes = [
+                pipe.live_sound(r, request.live_sound, request.strength, request.sound_hold) for r in recipes
+            ]
         assets: AssetSource = project.assets
         if request.memory_assets:
             memory = MemoryAssets()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -192,14 +192,18 @@ class Pipeline:
     def sound_rate(self, info: ModelInfo) -> int:
         return int(self.audio_encoder_for(info).manifest.get("sample_rate", 16000))
 
-    def live_sound(self, recipe: Recipe, sound: np.ndarray, strength: float) -> Recipe:
+    def live_sound(
+        self, recipe: Recipe, sound: np.ndarray, strength: float, hold: Collection[str] = ()
+    ) -> Recipe:
         """A preview recipe moved by a live sound: through the attributes it implies where the
-        generator has them (the picture keeps its words and layout), else by blending the text."""
+        generator has them (the picture keeps its words and layout), else by blending the text.
+        `hold`: groups the artist unticked; the sound leaves them as the recipe has them."""
         info = self.registry.get(recipe.model)
         vector = self.encode_sound(info, sound)
         implied = self.sound_attributes(info, vector) if info.attribute_groups else {}
         if implied:
-            return recipe.replace(extra={**recipe.extra, SOUND_ATTRIBUTES_KEY: implied}, strength=strength)
+            moved = {g: v for g, v in implied.items() if g not in hold}
+            return recipe.replace(extra={**recipe.extra, SOUND_ATTRIBUTES_KEY: moved}, strength=strength)
         text = blend_toward(self.encode_text(info, [recipe.prompt])[0], vector, strength)
         return recipe.replace(extra={**recipe.extra, "text_embedding": text.tolist()})
 
@@ -343,6 +347,12 @@ class Pipeline:
             return {}
         return self.sound_attributes(info, self._recipe_sound(info, recipe, assets))
 
+    def _moves_attributes(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> bool:
+        """A sound edit moves attributes instead of blending the text: its sound implies some, or the
+        recipe stored the ones it moves (none, when the artist unticked every change it heard)."""
+        stored = isinstance(recipe.extra.get(SOUND_ATTRIBUTES_KEY), dict)
+        return bool(info.attribute_groups) and (stored or bool(self._sound_mix(info, recipe, assets)))
+
     def _attribute_row(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
         """The `attributes` input: the recipe's attributes, with a sound edit moving the groups its
         sound implies toward them by its strength (0..1). The layout and latent stay."""
@@ -405,7 +415,7 @@ class Pipeline:
                 if (
                     recipe.sound is not None
                     and recipe.strength != 0
-                    and not self._sound_mix(info, recipe, assets)
+                    and not self._moves_attributes(info, recipe, assets)
                 ):
                     vector = blend_toward(vector, self._recipe_sound(info, recipe, assets), recipe.strength)
                 rows[i] = vector

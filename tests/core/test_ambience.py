@@ -80,6 +80,26 @@ def test_files_are_streamed_in_periods_and_bad_requests_refused(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac"]  # nothing half-written left
 
 
+def test_writing_reports_each_period_and_stops_when_told(tmp_path: Path) -> None:
+    """The app's export shows progress and can be cancelled: a stopped write leaves no file."""
+    ambience = plan_ambience({"weather": "rainy"}, {})
+    told: list[tuple[int, int]] = []
+
+    def until(stop: int):
+        def progress(done: int, total: int) -> bool:
+            told.append((done, total))
+            return done < stop
+
+        return progress
+
+    assert write_ambience(tmp_path / "a.wav", ambience, 6.0, progress=until(99))
+    assert told == [(1, 1)] and soundfile.info(tmp_path / "a.wav").frames == 6 * 16000
+    told.clear()
+    assert not write_ambience(tmp_path / "b.wav", ambience, 45.0, progress=until(1))
+    assert told == [(1, 3)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
+
+
 @pytest.fixture(scope="module")
 def shipped() -> Pipeline:
     pipe = Pipeline(ModelRegistry([SHIPPED]), device="cpu")

@@ -3,16 +3,24 @@ recipe and restored with the node — in a real window on a real attribute-condi
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from tiny_models import build_generator, build_models_dir
-from ui_helpers import LOAD_MS, generate
+from ui_helpers import LOAD_MS, RENDER_MS, generate
 
+from studio.audio.io import write_wav
+from studio.inference.attributes import SOUND_KEY
 from studio.project.store import Project
+from studio.world.sounds import synth
 from ui.main_window import MainWindow
 from ui.settings import Settings
+from ui.sound_panel import NOTHING_TICKED_TIP
 
 
 @pytest.fixture(scope="module")
@@ -61,18 +69,58 @@ def test_pinned_value_is_rendered_stored_and_restored(qtbot, attr_window):
     assert bar.combos["time"].currentData() == "auto"
 
 
-def test_sound_panel_says_what_an_owl_will_change_and_the_edit_does_it(qtbot, attr_window, tmp_path):
-    import numpy as np
+def _heard(qtbot, win: MainWindow, kind: str, folder: Path):
+    """Load a synthesised sound into the Sound panel and wait until it lists what it will change."""
+    path = folder / f"{kind}.wav"
+    write_wav(path, synth(kind, np.random.default_rng(3), seconds=3.0), 16000)
+    panel = win.sound.panel
+    assert panel.load_file(path)
+    qtbot.waitUntil(lambda: bool(panel.changes.checks), timeout=RENDER_MS)
+    return panel
 
-    from studio.audio.io import write_wav
-    from studio.world.sounds import synth
 
+def test_sound_panel_says_what_an_owl_will_change(qtbot, attr_window, tmp_path):
     ids = generate(qtbot, attr_window, "a meadow at noon", seed=2)
     attr_window.select_node(ids[0])
-    owl = tmp_path / "owl.wav"
-    write_wav(owl, synth("owl", np.random.default_rng(3), seconds=3.0), 16000)
-    panel = attr_window.sound.panel
-    with qtbot.waitSignal(attr_window.worker.job_done, timeout=60_000):
-        assert panel.load_file(owl)
-    qtbot.waitUntil(lambda: "Will change" in panel.listen_label.text(), timeout=60_000)
-    assert "Will change: time → night ← Owl" in panel.listen_label.text()
+    panel = _heard(qtbot, attr_window, "owl", tmp_path)
+    (value, box) = panel.changes.checks["time"]
+    assert value == "night" and box.isChecked() and re.fullmatch(r"time → night ← Owl 0\.\d\d", box.text())
+    assert panel.apply_button.isEnabled()
+    box.click()  # nothing left to change: Apply says why it is off
+    assert not panel.apply_button.isEnabled() and panel.apply_button.toolTip() == NOTHING_TICKED_TIP
+    box.click()
+    assert panel.apply_button.isEnabled()
+
+
+def test_unticked_changes_are_left_alone_live_applied_and_stored(qtbot, attr_window, tmp_path):
+    ids = generate(qtbot, attr_window, "a meadow at noon in winter", seed=2)
+    attr_window.select_node(ids[0])
+    panel = _heard(qtbot, attr_window, "crickets", tmp_path)
+    assert {g: v for g, (v, _) in panel.changes.checks.items()} == {"time": "night", "season": "summer"}
+    panel.changes.checks["time"][1].click()
+    with qtbot.waitSignal(attr_window.batch_shown, timeout=RENDER_MS) as blocker:
+        panel.apply_button.click()
+    applied = attr_window.project.node(blocker.args[0][0])
+    assert applied.kind == "sound" and applied.recipe.extra[SOUND_KEY] == {"season": "summer"}
+    pipe = attr_window.worker._pipe
+    again = pipe.render([applied.recipe], attr_window.project.assets)[0]
+    stored = np.asarray(Image.open(io.BytesIO(attr_window.project.assets.get(applied.image))).convert("RGB"))
+    assert np.array_equal(again, stored)  # re-renders exactly, from the stored changes, not the sound
+    assert np.array_equal(again, pipe.render([applied.recipe.replace(sound=None)])[0])
+
+    qtbot.waitUntil(lambda: panel.held_groups() == ("time",), timeout=RENDER_MS)  # the node shows its ticks
+    attr_window.select_node(ids[0])
+    frames: list = []
+    attr_window.worker.preview.connect(lambda _stamp, _image, recipe: frames.append(recipe))
+    panel.live_button.click()
+
+    def moved() -> list[dict]:
+        return [f.extra[SOUND_KEY] for f in frames if SOUND_KEY in f.extra]
+
+    qtbot.waitUntil(lambda: bool(moved()), timeout=RENDER_MS)  # the first frames' sound is too short
+    assert all("time" not in m for m in moved())
+    with qtbot.waitSignal(attr_window.batch_shown, timeout=RENDER_MS) as blocker:
+        panel.capture_button.click()
+    panel.live_button.click()
+    captured = attr_window.project.node(blocker.args[0][0]).recipe
+    assert isinstance(captured.extra[SOUND_KEY], dict) and "time" not in captured.extra[SOUND_KEY]

@@ -96,19 +96,30 @@ def test_jobs_in_flight_each_get_their_own_reply(qtbot, session: Session) -> Non
     assert [n.recipe.prompt for n in nodes] == ["a bay"] and len(images) == 1
 
 
-def test_a_superseded_reply_is_dropped(qtbot, session: Session) -> None:
-    replied = _replied(session)
-    old_done, old_cancelled, new_done = [], [], []
-    old = session.submit(
-        Job(run=lambda *_: "old", lane="live", queued=False),
-        on_done=old_done.append,
-        on_cancelled=lambda: old_cancelled.append(True),
+def test_a_live_lane_shows_its_newest_finished_frame(qtbot, session: Session) -> None:
+    """The frame rendering when newer ones arrive still shows (live paint and sound keep moving);
+    the waiting ones a newer one replaced end cancelled, and the newest shows last."""
+    started, release = threading.Event(), threading.Event()
+
+    def rendering(_pipe, _project, _progress) -> str:
+        started.set()
+        release.wait(10)
+        return "running"
+
+    shown: list[str] = []
+    ended: list[str] = []
+    running = session.submit(Job(run=rendering, lane="live", queued=False), on_done=shown.append)
+    assert started.wait(RENDER_MS / 1000)
+    waiting = session.submit(
+        Job(run=lambda *_: "waiting", lane="live", queued=False),
+        on_done=shown.append,
+        on_cancelled=lambda: ended.append("waiting"),
     )
-    assert replied.wait(RENDER_MS / 1000)  # its reply is on its way to the GUI thread
-    new = session.submit(Job(run=lambda *_: "new", lane="live", queued=False), on_done=new_done.append)
-    assert old.state == "cancelled" and old_cancelled == [True]
+    newest = session.submit(Job(run=lambda *_: "newest", lane="live", queued=False), on_done=shown.append)
+    release.set()
     _drain(qtbot, session)
-    assert old_done == [] and new_done == ["new"] and new.state == "done"
+    assert shown == ["running", "newest"] and ended == ["waiting"]
+    assert (running.state, waiting.state, newest.state) == ("done", "cancelled", "done")
 
 
 def test_closing_the_project_drops_its_replies(qtbot, session: Session, tmp_path: Path) -> None:

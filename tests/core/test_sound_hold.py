@@ -1,0 +1,56 @@
+"""Unticked changes: a sound edit leaves the groups the artist held as the picture has them, live
+and committed, and a recipe that stored the groups it moves re-renders exactly that."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")  # the tiny attribute generator is exported with torch
+
+from tiny_models import build_generator, build_models_dir  # noqa: E402
+
+from studio.audio.io import wav_bytes  # noqa: E402
+from studio.inference.attributes import SOUND_KEY  # noqa: E402
+from studio.inference.pipeline import MemoryAssets, Pipeline  # noqa: E402
+from studio.inference.registry import ModelRegistry  # noqa: E402
+from studio.world.sounds import synth  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory) -> Pipeline:
+    models = build_models_dir(tmp_path_factory.mktemp("hold-models"))
+    if not (models / "sound_encoder.json").exists():
+        pytest.skip("the shipped sound encoder is not exported")
+    build_generator(models, name="tiny-attr", version="2.0", attributes=True)
+    return Pipeline(ModelRegistry([models]), device="cpu")
+
+
+def test_held_groups_stay_live_and_committed(pipe: Pipeline) -> None:
+    crickets = synth("crickets", np.random.default_rng(3), seconds=3.0)  # → night, summer
+    (recipe,) = pipe.recipes_for("a lake at noon in winter", count=1, model="tiny-attr", size=16)
+    assert pipe.live_sound(recipe, crickets, 0.8).extra[SOUND_KEY] == {"time": "night", "season": "summer"}
+    live = pipe.live_sound(recipe, crickets, 0.8, hold={"time"})
+    assert live.extra[SOUND_KEY] == {"season": "summer"}
+    assets = MemoryAssets()
+    sound = assets.put(wav_bytes(crickets, 16000))
+    committed = recipe.replace(
+        sound=sound, strength=0.8, extra={**recipe.extra, SOUND_KEY: {"season": "summer"}}
+    )
+    assert np.array_equal(pipe.render([committed], assets)[0], pipe.render([live])[0])
+    assert not np.array_equal(pipe.render([live])[0], pipe.render([recipe])[0])
+
+
+def test_holding_every_group_moves_nothing_and_blends_no_text(pipe: Pipeline) -> None:
+    owl = synth("owl", np.random.default_rng(3), seconds=3.0)  # → night only
+    (recipe,) = pipe.recipes_for("a lake at noon", count=1, model="tiny-attr", size=16)
+    live = pipe.live_sound(recipe, owl, 0.8, hold=("time",))
+    assert live.extra[SOUND_KEY] == {} and "text_embedding" not in live.extra
+    assets = MemoryAssets()
+    held = recipe.replace(
+        sound=assets.put(wav_bytes(owl, 16000)), strength=0.8, extra={**recipe.extra, SOUND_KEY: {}}
+    )
+    plain = pipe.render([recipe])[0]
+    assert np.array_equal(pipe.render([live])[0], plain)
+    assert np.array_equal(pipe.render([held], assets)[0], plain)  # stored: nothing moves, no text blend
+    assert np.array_equal(pipe.recipe_conditioning(held, assets), pipe.recipe_conditioning(recipe))
