@@ -21,9 +21,12 @@ import numpy as np
 
 from studio import __version__
 from studio.cli.bench import add_bench
+from studio.cli.describe import add_describe, add_eval_describe
 from studio.cli.project import add_project
 from studio.cli.sonify import add_sonify
 from studio.cli.sound import add_animate, add_listen
+from studio.cli.sounds import add_sounds
+from studio.cli.translate import add_eval_translate, add_translate
 from studio.errors import CommandError
 from studio.inference.attributes import GROUPS, RECIPE_KEY, describe
 from studio.recipe import RecipeError
@@ -359,9 +362,14 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_recipe,
     add_listen,
     add_animate,
+    add_sounds,
     add_sonify,
     add_bench,
     add_project,
+    add_describe,
+    add_eval_describe,
+    add_translate,
+    add_eval_translate,
     *_train_commands(),
 ]
 

@@ -28,6 +28,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--init", type=Path, help="a generator .onnx to start from (fine-tune a shipped model on --data)"
     )
+    p.add_argument("--data-a", type=Path, help="translator configs: pictures of the first domain")
+    p.add_argument("--data-b", type=Path, help="translator configs: pictures of the second domain")
     p.set_defaults(run=run_train)
 
 
@@ -68,6 +70,12 @@ def run_train(args: argparse.Namespace) -> int:
     if not args.config.is_file():
         raise CommandError(f"no config file at {args.config}")
     kind = _config_kind(args.config)
+    if kind == "translator":  # unpaired picture → picture (studio translate)
+        from studio.cli.translate import train_translator_command
+
+        return train_translator_command(args, _ProgressBar())
+    if args.data_a is not None or args.data_b is not None:
+        raise CommandError(f"--data-a/--data-b are for translator configs; {args.config} trains a {kind}")
     if kind in ("sound_encoder", "image_encoder"):
         return _train_encoder(args, kind)
     try:
@@ -199,7 +207,11 @@ def run_export(args: argparse.Namespace) -> int:
     if not args.checkpoint.is_file():
         raise CommandError(f"no checkpoint at {args.checkpoint}")
     state = load_checkpoint(args.checkpoint)
-    if state.get("kind") == "sound_encoder":
+    if state.get("kind") == "translator":
+        from studio.cli.translate import export_translator_command
+
+        manifest = export_translator_command(state, args)
+    elif state.get("kind") == "sound_encoder":
         from studio.export.sound_export import export_sound_encoder
         from studio.training.run import shipped_embedder
 

@@ -280,6 +280,12 @@ def format_table(result: dict) -> str:
             )
             + f", chance {listen['listen_chance']:.2f}"
         )
+        if "listen_top1_real_heldout" in listen:
+            lines.append(
+                f"listen on held-out real packages ({listen['real_heldout_clips']} clips, "
+                f"{listen['real_heldout_kinds']} kinds): top-1 {listen['listen_top1_real_heldout']:.2f}, "
+                f"balanced over kinds {listen['listen_top1_real_heldout_balanced']:.2f}"
+            )
     if result.get("sonify"):
         from studio.eval.sonify import format_sonify
 

@@ -3,7 +3,8 @@
 A clip counts as recognised when the sound kind whose canonical descriptions (the manifest's
 `listen_labels`) lie closest to the clip's embedding is one of the kinds it contains — the same
 ranking `studio listen` prints. Real recordings from packages (tests/data/sounds, never trained
-on) say whether synthesis taught the encoder anything about real sound.
+on) say whether synthesis taught the encoder anything about real sound; the held-out split of
+`studio sounds fetch` (packages the real training split does not use) says the same on more files.
 """
 
 from __future__ import annotations
@@ -58,8 +59,15 @@ def real_recordings(folder: Path = REAL_SOUNDS) -> list[tuple[Path, tuple[str, .
     return found
 
 
-def sound_metrics(embed_sound: Callable[[np.ndarray], np.ndarray], embed_text: Embed, n: int = 240) -> dict:
-    """Zero-shot top-1 on held-out synthesised clips (eval wording, unseen seeds) and real files."""
+def sound_metrics(
+    embed_sound: Callable[[np.ndarray], np.ndarray],
+    embed_text: Embed,
+    n: int = 240,
+    heldout_dir: Path | None = None,
+) -> dict:
+    """Zero-shot top-1 on held-out synthesised clips (eval wording, unseen seeds), the real files
+    in tests/data/sounds, and the held-out real split (`heldout_dir`, default the fetched set's
+    heldout/ folder) when it exists."""
     from studio.audio.io import read_audio
     from studio.world.sounds import render_clips
 
@@ -80,7 +88,50 @@ def sound_metrics(embed_sound: Callable[[np.ndarray], np.ndarray], embed_text: E
             zero_shot_top1(sounds, [kinds for _, kinds in real], labels, centres), 3
         )
         metrics["real_recordings"] = len(real)
+    metrics.update(heldout_real_metrics(embed_sound, labels, centres, heldout_dir))
     return metrics
+
+
+def heldout_recordings(folder: Path) -> list[tuple[Path, tuple[str, ...]]]:
+    """(file, acceptable kinds) for each `KIND/*.wav` in a held-out split folder (`studio sounds
+    fetch` writes OUT/heldout/KIND/PACKAGE__NAME.wav); empty when the folder does not exist."""
+    from studio.audio.real_set import folder_clips
+
+    if not Path(folder).is_dir():
+        return []
+    found = []
+    for path, kind in folder_clips(folder):
+        family = next((f for f in FAMILIES if kind in f), {kind})
+        found.append((path, tuple(sorted(family))))
+    return found
+
+
+def heldout_real_metrics(
+    embed_sound: Callable[[np.ndarray], np.ndarray],
+    labels: Sequence[dict],
+    centres,
+    folder: Path | None = None,
+) -> dict:
+    """Zero-shot top-1 on the held-out real split built by `studio sounds fetch` (packages never
+    trained on): over clips, and balanced (the mean of per-kind top-1, as long files give many
+    clips of one kind). Empty when the split has not been fetched."""
+    from studio.audio.io import read_audio
+    from studio.audio.real_set import default_dir
+
+    found = heldout_recordings(folder if folder is not None else default_dir() / "heldout")
+    if not found:
+        return {}
+    sounds = np.stack([embed_sound(read_audio(path).samples) for path, _ in found])
+    best = (sounds @ np.asarray(centres).T).argmax(axis=1)
+    hits = np.array([labels[int(b)]["name"] in kinds for b, (_, kinds) in zip(best, found, strict=True)])
+    kinds = np.array([path.parent.name for path, _ in found])
+    per_kind = {str(k): float(hits[kinds == k].mean()) for k in sorted(set(kinds))}
+    return {
+        "listen_top1_real_heldout": round(float(hits.mean()), 3),
+        "listen_top1_real_heldout_balanced": round(float(np.mean(list(per_kind.values()))), 3),
+        "real_heldout_clips": len(found),
+        "real_heldout_kinds": len(per_kind),
+    }
 
 
 # Sounds whose implied scene the attribute judge can see, and what it should see after the edit.

@@ -87,6 +87,10 @@ def export_checkpoint(
 
     A segmenter is also scored on `heldout` eval-split renders it never saw."""
     state = load_checkpoint(checkpoint)
+    if isinstance(state.get("config"), dict) and state["config"].get("kind") == "captioner":
+        from studio.export.captioner_export import export_captioner  # two graphs and a vocabulary
+
+        return export_captioner(state, out, license_=license_, heldout=heldout)
     net, cfg, inputs, names = build_model(state)
     output = OUTPUT_NAMES[cfg.kind]  # ONNX names must differ from inputs
     onnx_path = write_onnx(net, inputs, out, names, [output], {n: {0: "N"} for n in [*names, output]})

@@ -72,7 +72,13 @@ def export_sound_encoder(
         "outputs": [tensor_spec("embedding", ["N", cfg.dim], "unit vector in the text encoder's space")],
         "training": {
             "config": cfg.to_dict(),
-            "data": "studio.world.sounds procedural sounds (bank synthesised from the config seed)",
+            "data": "studio.world.sounds procedural sounds (bank synthesised from the config seed)"
+            + (
+                "; real recordings: the train split of studio/audio/real_sounds/manifest.json "
+                f"(share {cfg.real_share:g}, capture augmentation {cfg.augment:g})"
+                if cfg.real_dir
+                else ""
+            ),
             "seed": cfg.seed,
             "steps": state["step"],
             "clips_seen": state["step"] * cfg.batch,

@@ -22,6 +22,8 @@ KINDS = (
     "segmenter",
     "image_encoder",
     "layout_prior",
+    "captioner",
+    "translator",
 )
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -77,6 +79,12 @@ class ModelInfo:
     fp16_sha256: str = ""
     external_data: tuple[tuple[str, str], ...] = ()  # (file name, sha256) of weights kept beside the .onnx
     attribute_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # generator's scene-attribute input
+    # captioner: the decoder-step graph beside the encoder (.onnx), its hash and tensors; the words
+    decoder_path: Path | None = None
+    decoder_sha256: str = ""
+    decoder_inputs: tuple[TensorSpec, ...] = ()
+    decoder_outputs: tuple[TensorSpec, ...] = ()
+    vocabulary: tuple[str, ...] = ()
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def input(self, name: str) -> TensorSpec | None:
@@ -101,12 +109,13 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
 class _Checker:
     """Collects the manifest's fields, raising ModelError that names the file and the field."""
 
-    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+    def __init__(self, path: Path, data: dict[str, Any], prefix: str = "") -> None:
         self.path = path
         self.data = data
+        self.prefix = prefix  # a nested object's fields are named "decoder.inputs", …
 
     def fail(self, field_name: str, problem: str) -> ModelError:
-        return ModelError(f"{self.path.name}: field '{field_name}' {problem}")
+        return ModelError(f"{self.path.name}: field '{self.prefix}{field_name}' {problem}")
 
     def get(self, key: str, kind: type | tuple[type, ...], required: bool = True, default: Any = None) -> Any:
         if key not in self.data or self.data[key] is None:
@@ -237,7 +246,8 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
     if not _SHA_RE.match(sha):
         raise c.fail("sha256", "must be 64 hexadecimal characters")
     inputs, outputs = c.tensors("inputs"), c.tensors("outputs")
-    space = c.get("embedding_space", str, required=kind not in ("upscaler", "segmenter"))
+    spaceless = ("upscaler", "segmenter", "captioner", "translator")
+    space = c.get("embedding_space", str, required=kind not in spaceless)
     allow_custom = c.get("allow_custom_ops", bool, required=False, default=False)
     for key, kinds in (("description", str), ("training", dict), ("metrics", dict)):
         c.get(key, kinds, required=False)
@@ -259,6 +269,12 @@ def parse_manifest(path: Path, data: dict[str, Any]) -> ModelInfo:
         extra.update(_image_encoder_fields(c, inputs, outputs))
     elif kind == "layout_prior":
         extra.update(_layout_prior_fields(c, inputs, outputs))
+    elif kind == "captioner":
+        extra.update(_captioner_fields(c, path, inputs, outputs))
+    elif kind == "translator":  # picture → picture (studio translate)
+        from studio.translate.contract import translator_fields
+
+        extra.update(translator_fields(c, inputs, outputs))
     return ModelInfo(
         name=name,
         version=version,
@@ -475,3 +491,50 @@ def _layout_prior_fields(
     if isinstance(most, bool) or not isinstance(most, int) or most < 1:
         raise c.fail("pick.max_candidates", f"must be a positive integer, not {most!r}")
     return {"resolution": resolution, "label_classes": classes, "dim": text.shape[1]}
+
+
+DECODER_SUFFIX = ".decoder.onnx"
+CAPTION_SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")  # token ids 0-3 of every captioner vocabulary
+
+
+def _captioner_fields(
+    c: _Checker, path: Path, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]
+) -> dict:
+    """Encoder (NAME.onnx): image [N,3,R,R] → hidden [N,H], context [N,C]. Decoder step
+    (`decoder.file`, NAME.decoder.onnx, its own sha256): token int64 [N], hidden, context →
+    logprobs [N,V], next_hidden [N,H]. `vocabulary` lists the V words, the specials first."""
+    resolution = c.positive_int("resolution")
+    image = c.require_tensor(inputs, "inputs", "image", 4)
+    c.dim_matches(image, "inputs", 1, 3, "the number of colour channels")
+    for axis in (2, 3):
+        c.dim_matches(image, "inputs", axis, resolution, "resolution")
+    c.require_tensor(outputs, "outputs", "hidden", 2)
+    c.require_tensor(outputs, "outputs", "context", 2)
+    words = c.strings("vocabulary")
+    if tuple(words[: len(CAPTION_SPECIALS)]) != CAPTION_SPECIALS:
+        raise c.fail("vocabulary", f"must start with {list(CAPTION_SPECIALS)}")
+    if len(set(words)) != len(words) or len(words) <= len(CAPTION_SPECIALS):
+        raise c.fail("vocabulary", "must list distinct words after the special tokens")
+    decoder = c.get("decoder", dict)
+    name, sha = decoder.get("file"), decoder.get("sha256")
+    if not isinstance(name, str) or name != path.stem + DECODER_SUFFIX:
+        expected = path.stem + DECODER_SUFFIX
+        raise c.fail("decoder.file", f"must be {expected!r} (beside the manifest), not {name!r}")
+    if not isinstance(sha, str) or not _SHA_RE.match(sha.lower()):
+        raise c.fail("decoder.sha256", "must be 64 hexadecimal characters")
+    sub = _Checker(path, decoder, prefix="decoder.")
+    step_in, step_out = sub.tensors("inputs"), sub.tensors("outputs")
+    for name_, rank in (("token", 1), ("hidden", 2), ("context", 2)):
+        sub.require_tensor(step_in, "inputs", name_, rank)
+    logprobs = sub.require_tensor(step_out, "outputs", "logprobs", 2)
+    sub.require_tensor(step_out, "outputs", "next_hidden", 2)
+    sub.dim_matches(logprobs, "outputs", 1, len(words), "the vocabulary size")
+    return {
+        "resolution": resolution,
+        "max_tokens": c.positive_int("max_tokens"),
+        "decoder_path": path.with_name(name),
+        "decoder_sha256": sha.lower(),
+        "decoder_inputs": step_in,
+        "decoder_outputs": step_out,
+        "vocabulary": words,
+    }

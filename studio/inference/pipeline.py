@@ -260,6 +260,21 @@ class Pipeline:
             groups.setdefault(recipe.model, []).append(i)
         for model, indices in groups.items():
             info = self.registry.get(model)
+            if info.kind == "translator":  # picture → picture, from the recipe's source asset
+                from studio.translate.runtime import render_translations
+
+                done = render_translations(
+                    self.engine,
+                    self.registry,
+                    info,
+                    [recipes[i] for i in indices],
+                    assets,
+                    preview,
+                    self._notice,
+                )
+                for i, image in zip(indices, done, strict=True):
+                    images[i] = image
+                continue
             if info.kind != "generator":
                 raise PipelineError(f"{info.name} is a {info.kind}, not a generator")
             for chunk_start in range(0, len(indices), MAX_BATCH):
@@ -539,9 +554,11 @@ class SketchMap:
     off_palette: np.ndarray | None  # None for index sketches
 
 
-def read_sketch(png: bytes, info: ModelInfo) -> SketchMap:
+def read_sketch(png: bytes, info: ModelInfo, drawing: bool = False) -> SketchMap:
     """Index sketches (L/I whose values are class indices) by value; any other picture (RGB,
-    palette, grey+alpha, a grey drawing) by its colours, each pixel the nearest class colour.
+    palette, grey+alpha) by its colours, each pixel the nearest class colour. `drawing` (a file
+    from outside the app): a grey picture whose values are not class indices is read by colour
+    too; a project's own sketch asset with such values is damage and refused.
     Resized to the model's resolution (nearest) before any per-pixel work, so a huge picture
     costs only its decode, which is checked against memory first."""
     classes, res = info.label_classes, info.resolution or 0
@@ -557,7 +574,7 @@ def read_sketch(png: bytes, info: ModelInfo) -> SketchMap:
         top = int(index.max(initial=0))
         if 0 <= int(index.min(initial=0)) and top < len(classes):
             return SketchMap(index, size, None)
-        if image.mode != "L":
+        if image.mode != "L" or not drawing:
             raise PipelineError(
                 f"the sketch uses class index {top}, but {info.name} knows {len(classes)} classes"
             )

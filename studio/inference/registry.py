@@ -18,6 +18,7 @@ from studio import paths
 from studio.hashing import sha256_file
 from studio.inference.external_data import ProtobufError, external_files
 from studio.inference.manifest import (
+    DECODER_SUFFIX,
     FP16_SUFFIX,
     KINDS,
     ModelError,
@@ -92,29 +93,50 @@ def _graph_summary(path: Path) -> tuple[frozenset[str], tuple[str, ...], tuple[s
     return summary
 
 
-def _check_graph(info: ModelInfo) -> None:
-    summary = _graph_summary(info.path)
+def _check_graph(info: ModelInfo, path: Path | None = None, field: str = "") -> None:
+    """`path`/`field`: a second graph of the model (a captioner's decoder step, `decoder.inputs`)."""
+    path = path or info.path
+    summary = _graph_summary(path)
     if summary is None:  # without onnx, a custom op shows up as a session failure in the Engine
         return
     domains, inputs, outputs = summary
     custom = sorted(domains - STANDARD_DOMAINS)
     if custom and not info.allow_custom_ops:
         raise ModelError(
-            f"{info.path.name}: uses custom operator domain(s) {custom}; refused because custom ops run "
+            f"{path.name}: uses custom operator domain(s) {custom}; refused because custom ops run "
             f'native code. Set "allow_custom_ops": true in {info.manifest_path.name} only if you trust it'
         )
-    declared_in = {s.name for s in info.inputs}
-    declared_out = {s.name for s in info.outputs}
+    specs_in, specs_out = (
+        (info.decoder_inputs, info.decoder_outputs) if field else (info.inputs, info.outputs)
+    )
+    declared_in = {s.name for s in specs_in}
+    declared_out = {s.name for s in specs_out}
     if declared_in != set(inputs):
         raise ModelError(
-            f"{info.manifest_path.name}: field 'inputs' lists {sorted(declared_in)} but the ONNX graph "
-            f"takes {sorted(inputs)}"
+            f"{info.manifest_path.name}: field '{field}inputs' lists {sorted(declared_in)} but the ONNX "
+            f"graph takes {sorted(inputs)}"
         )
     if not declared_out <= set(outputs):
         raise ModelError(
-            f"{info.manifest_path.name}: field 'outputs' lists {sorted(declared_out)} but the ONNX graph "
-            f"gives {sorted(outputs)}"
+            f"{info.manifest_path.name}: field '{field}outputs' lists {sorted(declared_out)} but the ONNX "
+            f"graph gives {sorted(outputs)}"
         )
+
+
+def _check_decoder(info: ModelInfo) -> None:
+    """A captioner's decoder-step graph is part of the model: missing, changed or foreign refuses it."""
+    decoder = info.decoder_path
+    if decoder is None:
+        return
+    if not decoder.is_file():
+        raise ModelError(f"{info.manifest_path.name}: the decoder file {decoder.name} is missing")
+    if sha256_file(decoder) != info.decoder_sha256:
+        raise ModelError(
+            f"{decoder.name}: sha256 differs from {info.manifest_path.name} (the file is damaged or was "
+            "changed after export; re-export or fix the manifest)"
+        )
+    _check_external_data(info, decoder)
+    _check_graph(info, decoder, "decoder.")
 
 
 def load_model(manifest_path: Path) -> ModelInfo:
@@ -130,6 +152,7 @@ def load_model(manifest_path: Path) -> ModelInfo:
         )
     _check_external_data(info, info.path)
     _check_graph(info)
+    _check_decoder(info)
     return _checked_fp16(info)
 
 
@@ -222,6 +245,9 @@ class ModelRegistry:
             twin_of = folder / (onnx_path.name.removesuffix(FP16_SUFFIX) + ".json")
             if onnx_path.name.endswith(FP16_SUFFIX) and twin_of.is_file():
                 continue  # an fp16 twin, named in that manifest
+            part_of = folder / (onnx_path.name.removesuffix(DECODER_SUFFIX) + ".json")
+            if onnx_path.name.endswith(DECODER_SUFFIX) and part_of.is_file():
+                continue  # a captioner's decoder step, named in that manifest
             if not onnx_path.with_suffix(".json").is_file():
                 self._problem(onnx_path, f"{onnx_path.name} has no manifest {onnx_path.stem}.json beside it")
         return manifests
@@ -286,6 +312,11 @@ class ModelRegistry:
 
     def generators(self) -> list[ModelInfo]:
         return [m for m in self._models.values() if m.kind == "generator"]
+
+    def captioner(self) -> ModelInfo | None:
+        """The captioner `studio describe` uses: the newest installed (None when there is none)."""
+        found = [m for m in self._models.values() if m.kind == "captioner"]
+        return max(found, key=lambda m: (m.version_key, m.name)) if found else None
 
     def get(self, name: str) -> ModelInfo:
         try:

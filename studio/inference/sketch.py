@@ -21,7 +21,7 @@ OFF_PALETTE_TOLERANCE = 12  # per-channel difference still counted as "the palet
 
 def normalise_sketch(data: bytes, info: ModelInfo) -> tuple[bytes, list[str]]:
     """Any sketch image → (class-index PNG at the model's resolution, warnings for the user)."""
-    sketch = read_sketch(data, info)
+    sketch = read_sketch(data, info, drawing=True)
     warnings: list[str] = []
     res = info.resolution or 0
     if sketch.size != (res, res):

@@ -1,8 +1,10 @@
-"""`python -m studio.training --config FILE [--out DIR] [--data DIR] [--resume]`, also under torchrun."""
+"""`python -m studio.training --config FILE [--out DIR] [--data DIR | --data-a DIR --data-b DIR] [--resume]`,
+also under torchrun (generators; a translator config runs in one process)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -18,8 +20,17 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--init", type=Path, help="a generator .onnx to start from")
+    parser.add_argument("--data-a", type=Path, help="translator: pictures of the first domain")
+    parser.add_argument("--data-b", type=Path, help="translator: pictures of the second domain")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if json.loads(args.config.read_text()).get("kind") == "translator":
+        from studio.training.translator import load_config, train_translator
+
+        cfg = load_config(args.config, args.data_a, args.data_b)
+        cfg.steps = args.steps if args.steps is not None else cfg.steps
+        train_translator(cfg, args.out or Path("runs") / cfg.name, resume=args.resume)
+        return
     run_training(
         TrainConfig.load(args.config),
         args.out,

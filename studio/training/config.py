@@ -68,6 +68,15 @@ class TrainConfig(JsonConfig):
     data: str | None = None  # a folder of captioned images; None streams the procedural world
     init: str | None = None  # generator only: a generator .onnx whose weights a fresh run starts from
     init_refine: str | None = None  # generator only: an .onnx whose refinement levels (refine.*) fill ours
+    # captioner only (kind "captioner": studio/training/captioner.py; lr_g is its learning rate)
+    cap_width: int = 32  # CNN encoder base channels
+    cap_embed: int = 64  # word embedding width
+    cap_hidden: int = 256  # GRU state width (also the image context fed at every word)
+    cap_bank: int = 3000  # rendered scenes held in memory
+    cap_captions: int = 8  # training-wording captions drawn per scene
+    cap_refresh: int = 1  # bank scenes replaced by fresh renders per step
+    cap_max_tokens: int = 24  # longest caption in words
+    cap_warmup: int = 200  # steps of linear learning-rate warm-up, then cosine to 10 %
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:

@@ -133,7 +133,12 @@ def train(
     env = init_distributed()
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + env.rank)
-    runners = {"generator": _generator_run, "upscaler": _upscaler_run, "segmenter": _segmenter_run}
+    runners = {
+        "generator": _generator_run,
+        "upscaler": _upscaler_run,
+        "segmenter": _segmenter_run,
+        "captioner": _captioner_run,
+    }
     if cfg.kind not in runners:
         raise ValueError(f"config kind must be one of {', '.join(runners)}, not {cfg.kind!r}")
     runner = runners[cfg.kind]
@@ -148,6 +153,12 @@ def train(
     finally:
         if env.world > 1:
             dist.destroy_process_group()
+
+
+def _captioner_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
+    from studio.training.captioner import captioner_run  # picture → caption (studio describe)
+
+    return captioner_run(cfg, out_dir, embed, resume, env, progress, should_stop)
 
 
 def _log_progress(step: int, total: int, metrics: dict[str, float]) -> None:

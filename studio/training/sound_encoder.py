@@ -8,7 +8,12 @@ the clip's own caption.
 
 Training clips come from a bank of procedurally synthesised sounds (`studio.world.sounds`),
 re-cut into random windows, re-gained and mixed on the fly so the net never sees the same input
-twice.
+twice. With `real_dir` (a folder built by `studio sounds fetch`), `real_share` of the rows are
+windows of real recordings from its train/ split — a kind drawn uniformly, then a clip of it,
+since long files give many clips of one kind — captioned afresh each time; the held-out split
+is never read (`studio.audio.real_set.training_clips` refuses it). With `augment` > 0 every row
+passes through capture augmentation (`studio.training.audio_augment`: EQ, background, room,
+noise bed, low-rate microphone, clipping), each step with that probability.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.audio.io import SAMPLE_RATE
+from studio.training.audio_augment import augment
 from studio.training.audio_features import log_mel_torch
 from studio.training.config import JsonConfig
 from studio.training.contrastive import Progress, contrastive_loss, conv_block, train_aligned
@@ -54,6 +60,9 @@ class SoundConfig(JsonConfig):
     seed: int = 0
     threads: int = 1
     snapshot_every: int = 100
+    real_dir: str | None = None  # `studio sounds fetch` folder ("default": its default place); train/ only
+    real_share: float = 0.5  # with real_dir: share of rows that are real recordings
+    augment: float = 0.0  # probability of each capture-augmentation step per row (0: none)
 
 
 class SoundEncoder(nn.Module):
@@ -90,6 +99,21 @@ class SoundBank:
         self.kinds = [tuple(sorted(c.kinds)) for c in clips]
         self.captions = [c.caption for c in clips]
         self._cache: dict[str, np.ndarray] = {}
+        self.real: list[np.ndarray] = []
+        self.real_by_kind: dict[str, list[int]] = {}
+        if cfg.real_dir:
+            self._load_real(real_folder(cfg.real_dir))
+
+    def _load_real(self, folder: Path) -> None:
+        from studio.audio.io import read_audio
+        from studio.audio.real_set import training_clips
+
+        for path, kind in training_clips(folder):
+            self.real.append(np.asarray(read_audio(path).samples, dtype=np.float32))
+            self.real_by_kind.setdefault(kind, []).append(len(self.real) - 1)
+        log.info(
+            "real recordings: %d clips of %d kinds from %s", len(self.real), len(self.real_by_kind), folder
+        )
 
     def _embedding(self, captions: list[str]) -> np.ndarray:
         todo = sorted({c for c in captions if c not in self._cache})
@@ -104,15 +128,20 @@ class SoundBank:
         picks = rng.integers(0, len(self.waves), size=cfg.batch)
         waves, kinds, captions = [], [], []
         for i in picks:
-            wave = self._window(i, window)
-            clip_kinds, caption = self.kinds[i], self.captions[i]
+            if self.real and rng.random() < cfg.real_share:
+                wave, clip_kinds, caption = self._real_row(window)
+            else:
+                wave, clip_kinds, caption = self._window(i, window), self.kinds[i], self.captions[i]
             if rng.random() < cfg.mix_share:
-                j = int(rng.integers(0, len(self.waves)))
-                if set(self.kinds[j]) != set(clip_kinds) and len(set(clip_kinds) | set(self.kinds[j])) <= 2:
+                other_kinds, cut_other = self._partner()
+                if set(other_kinds) != set(clip_kinds) and len(set(clip_kinds) | set(other_kinds)) <= 2:
                     gain = 10 ** (rng.uniform(-6, 0) / 20)
-                    wave = wave + gain * self._window(j, window)
-                    clip_kinds = tuple(sorted(set(clip_kinds) | set(self.kinds[j])))
+                    wave = wave + gain * cut_other(window)
+                    clip_kinds = tuple(sorted(set(clip_kinds) | set(other_kinds)))
                     caption = make_sound_caption(clip_kinds, rng)
+            if cfg.augment > 0:
+                bed = self._window(int(rng.integers(0, len(self.waves))), window)
+                wave = augment(wave, rng, other=bed, p=cfg.augment)
             peak = float(np.abs(wave).max()) or 1.0
             waves.append(wave / peak * 10 ** (rng.uniform(-30, -1) / 20))
             kinds.append(clip_kinds)
@@ -120,9 +149,46 @@ class SoundBank:
         text = torch.from_numpy(self._embedding(captions).astype(np.float32))
         return torch.from_numpy(np.stack(waves).astype(np.float32)), text, kinds
 
+    def _partner(self) -> tuple[tuple[str, ...], Callable[[int], np.ndarray]]:
+        """A second sound to mix in (synthetic, or real as often as real rows are): its kinds, and
+        a function that cuts its window (called only if the mix is used)."""
+        if self.real and self.rng.random() < self.cfg.real_share:
+            kind, k = self._pick_real()
+            return (kind,), lambda window: self._cut_real(k, window)
+        j = int(self.rng.integers(0, len(self.waves)))
+        return self.kinds[j], lambda window: self._window(j, window)
+
     def _window(self, i: int, window: int) -> np.ndarray:
         start = int(self.rng.integers(0, self.waves.shape[1] - window + 1))
         return self.waves[i, start : start + window]
+
+    def _pick_real(self) -> tuple[str, int]:
+        """A real clip: the kind uniformly (long files give many clips of one kind), then a clip."""
+        kinds = sorted(self.real_by_kind)
+        kind = kinds[int(self.rng.integers(len(kinds)))]
+        members = self.real_by_kind[kind]
+        return kind, members[int(self.rng.integers(len(members)))]
+
+    def _cut_real(self, k: int, window: int) -> np.ndarray:
+        """A window of real clip k: long clips cut at a random start, short ones looped from a
+        random phase (as the app loops short sounds)."""
+        clip = self.real[k]
+        if len(clip) >= window:
+            start = int(self.rng.integers(0, len(clip) - window + 1))
+            return clip[start : start + window]
+        phase = int(self.rng.integers(len(clip)))
+        return np.tile(np.roll(clip, -phase), -(-window // len(clip)))[:window]
+
+    def _real_row(self, window: int) -> tuple[np.ndarray, tuple[str, ...], str]:
+        kind, k = self._pick_real()
+        return self._cut_real(k, window), (kind,), make_sound_caption((kind,), self.rng)
+
+
+def real_folder(value: str) -> Path:
+    """The config's `real_dir`: "default" is where `studio sounds fetch` writes by default."""
+    from studio.audio.real_set import default_dir
+
+    return default_dir() if value == "default" else Path(value).expanduser()
 
 
 def train_sound_encoder(

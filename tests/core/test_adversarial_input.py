@@ -359,7 +359,7 @@ def test_grey_drawing_is_read_by_colour_and_an_index_sketch_by_value() -> None:
     (values beyond the class count) is mapped by colour like any picture, not refused."""
     from io import BytesIO
 
-    from studio.inference.pipeline import read_sketch
+    from studio.inference.pipeline import PipelineError, read_sketch
     from studio.inference.registry import ModelRegistry
 
     info = ModelRegistry([SHIPPED]).get("landscape128")
@@ -377,7 +377,9 @@ def test_grey_drawing_is_read_by_colour_and_an_index_sketch_by_value() -> None:
 
     grey = np.full((128, 128), 250, np.uint8)  # a white page with a black lower half
     grey[64:] = 5 + 40
-    drawing = read_sketch(png(grey), info)
+    with pytest.raises(PipelineError, match="class index 250"):  # a project's own asset: damage
+        read_sketch(png(grey), info)
+    drawing = read_sketch(png(grey), info, drawing=True)
     assert drawing.off_palette is not None
     assert set(drawing.indices.flatten()) <= set(range(len(names)))
     assert drawing.indices[10, 10] != drawing.indices[100, 10]

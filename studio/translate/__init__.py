@@ -1,0 +1,1 @@
+"""Unpaired picture translation at run time (day ↔ night, summer ↔ winter): see `runtime`."""
