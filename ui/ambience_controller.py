@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
-    QProgressDialog,
     QPushButton,
     QWidget,
 )
@@ -218,31 +217,14 @@ class AmbienceController(QObject):
                 raise JobError(f"Could not write {path}: {exc.strerror or exc}") from exc
             return f"Sound exported: {path} ({seconds:g} s: {ambience.describe()})"
 
-        dialog = QProgressDialog("Writing the picture's sound…", "Cancel", 0, 0, self.bar)
-        dialog.setWindowTitle("Export sound")
-        dialog.setWindowModality(Qt.WindowModality.NonModal)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.canceled.connect(self.session.cancel)
-
-        def finish(text: str) -> None:
-            dialog.canceled.disconnect(self.session.cancel)  # closing emits canceled: cancel nothing else
-            dialog.close()
-            if text:
-                self.session.notify(text)
-
-        def progress(done: int, total: int) -> None:
-            dialog.setMaximum(max(1, total))
-            dialog.setValue(done)
-
-        job = self.session.submit(
+        return self.session.submit_with_dialog(
             Job(run=run, lane="export"),
-            on_done=finish,
-            on_error=lambda _message: finish(""),  # the session shows the message
-            on_progress=progress,
-            on_cancelled=lambda: finish("Sound export cancelled; nothing was written."),
+            self.bar,
+            "Export sound",
+            "Writing the picture's sound…",
+            done=lambda text: text,
+            cancelled="Sound export cancelled; nothing was written.",
         )
-        dialog.show()
-        return job
 
 
 def _ambience(pipe, project, node: Node) -> Ambience:

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage, QUndoStack
+from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from studio.project.store import Node, Project
 from ui.image_view import to_qimage
@@ -101,6 +102,38 @@ class Session(QObject):
         replaceable = not work.queued and not (isinstance(work, RenderRequest) and work.commit)
         handle = JobHandle(stamp, work.lane, replaceable, on_done, on_error, on_progress, on_cancelled)
         self._jobs[stamp] = handle
+        return handle
+
+    def submit_with_dialog(
+        self, job: Job, parent: QWidget, title: str, text: str, done: Callable[[Any], str], cancelled: str
+    ) -> JobHandle:
+        """Run a long job with a progress dialog of its own: Cancel drops the work, the dialog
+        closes when the job ends, and `done(result)` (empty: say nothing) or `cancelled` is told
+        to the artist; errors are notified by the session as always."""
+        dialog = QProgressDialog(text, "Cancel", 0, 0, parent)
+        dialog.setWindowTitle(title)
+        dialog.setWindowModality(Qt.WindowModality.NonModal)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.canceled.connect(self.cancel)
+
+        def finish(message: str) -> None:
+            dialog.canceled.disconnect(self.cancel)  # closing emits canceled: cancel nothing else
+            dialog.close()
+            if message:
+                self.notify(message)
+
+        def progress(count: int, total: int) -> None:
+            dialog.setMaximum(max(1, total))
+            dialog.setValue(count)
+
+        handle = self.submit(
+            job,
+            on_done=lambda result: finish(done(result)),
+            on_error=lambda _message: finish(""),
+            on_progress=progress,
+            on_cancelled=lambda: finish(cancelled),
+        )
+        dialog.show()
         return handle
 
     def commit(self, request: RenderRequest, queued: bool = True) -> JobHandle:

@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QFileDialog, QProgressDialog
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog
 
 from studio.audio.io import SAMPLE_RATE, wav_bytes, write_wav
 from studio.inference.attributes import SOUND_KEY, within
@@ -209,31 +209,14 @@ class SoundController(QObject):
         def run(pipe, project, progress):
             return _animate(pipe, project, recipe, samples, path, fps, strength, follow, progress)
 
-        dialog = QProgressDialog("Rendering the animation…", "Cancel", 0, 100, self.panel)
-        dialog.setWindowTitle("Animate with sound")
-        dialog.setWindowModality(Qt.WindowModality.NonModal)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.canceled.connect(self.session.cancel)
-
-        def finish(text: str) -> None:
-            dialog.canceled.disconnect(self.session.cancel)  # closing emits canceled: cancel nothing else
-            dialog.close()
-            if text:
-                self.session.notify(text)
-
-        def progress(done: int, total: int) -> None:
-            dialog.setMaximum(max(1, total))
-            dialog.setValue(done)
-
-        job = self.session.submit(
+        return self.session.submit_with_dialog(
             Job(run=run, lane="animate"),
-            on_done=lambda written: finish(f"Animation written: {written}"),
-            on_error=lambda _message: finish(""),  # the session shows the message
-            on_progress=progress,
-            on_cancelled=lambda: finish("Animation cancelled; nothing was written."),
+            self.panel,
+            "Animate with sound",
+            "Rendering the animation…",
+            done=lambda written: f"Animation written: {written}",
+            cancelled="Animation cancelled; nothing was written.",
         )
-        dialog.show()
-        return job
 
     def _changes(self, implied: dict[str, str]) -> dict[str, str]:
         """What an edit with the heard sound moves, for a generator with scene attributes."""

@@ -26,38 +26,10 @@ MIN_SIDE = 8  # a smaller picture holds nothing to describe
 
 
 def picture_from_bytes(data: bytes, what: str = "the picture") -> tuple[np.ndarray, list[str]]:
-    """An image file's pixels as uint8 HxWx3 RGB, and notes on what was done to get them.
+    """An image file's pixels as uint8 HxWx3 RGB, and notes on what was done to get them."""
+    from studio.image_input import picture_rgb
 
-    Headers are checked against memory before decoding (`open_image`: bombs and huge pictures
-    are refused in words); CMYK, grey, palette and 16-bit pictures are converted, transparency is
-    laid over white, an animation gives its first frame."""
-    from PIL import Image
-
-    from studio.image_input import ImageInputError, open_image
-
-    image = open_image(data, what)
-    notes = []
-    width, height = image.size
-    if min(width, height) < MIN_SIDE:
-        raise ImageInputError(
-            f"{what} is {width}x{height} px; describing needs at least {MIN_SIDE}x{MIN_SIDE} px"
-        )
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:
-        image.seek(0)
-        notes.append(f"{what} is animated ({frames} frames): describing its first frame")
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit / float grey: scale to 8 bits
-        grey = np.asarray(image, np.float64)
-        top = float(grey.max()) if grey.size else 0.0
-        scaled = grey / (65535.0 if top > 255 else 255.0 if top > 1.0 else 1.0) * 255.0
-        image = Image.fromarray(np.clip(scaled + 0.5, 0, 255).astype(np.uint8), "L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, rgba)
-    if image.mode == "CMYK":
-        notes.append(f"{what} is CMYK: converted to RGB")
-    return np.asarray(image.convert("RGB"), np.uint8), notes
+    return picture_rgb(data, what, "describing", MIN_SIDE)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from studio.hashing import sha256_bytes
-from studio.image_input import ImageInputError, open_image
+from studio.image_input import ImageInputError, picture_rgb
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.recipe import Recipe
 
@@ -86,30 +86,11 @@ def translator_for(registry, target: str, model: str | None = None) -> tuple[Mod
 
 def read_picture(data: bytes, what: str = "the picture") -> tuple[np.ndarray, list[str]]:
     """A picture file's pixels as uint8 HxWx3 RGB, and notes on what was done to get them."""
-    image = open_image(data, what)
-    notes = []
-    width, height = image.size
-    if min(width, height) < MIN_SIDE:
-        raise ImageInputError(
-            f"{what} is {width}x{height} px; translating needs at least {MIN_SIDE}x{MIN_SIDE} px"
-        )
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:
-        image.seek(0)
-        notes.append(f"{what} is animated ({frames} frames): translating its first frame")
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit / float grey: scale to 8 bits
-        grey = np.asarray(image, np.float64)
-        top = float(grey.max()) if grey.size else 0.0
-        scaled = grey / (65535.0 if top > 255 else 255.0 if top > 1.0 else 1.0) * 255.0
-        image = Image.fromarray(np.clip(scaled + 0.5, 0, 255).astype(np.uint8), "L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    if image.mode == "CMYK":
-        notes.append(f"{what} is CMYK: converted to RGB")
+    pixels, notes = picture_rgb(data, what, "translating", MIN_SIDE)
+    height, width = pixels.shape[:2]
     if width != height:
         notes.append(f"{what} is {width}x{height} px: its centre square is translated")
-    return np.asarray(image.convert("RGB"), np.uint8), notes
+    return pixels, notes
 
 
 def model_input(pixels: np.ndarray, resolution: int) -> np.ndarray:
