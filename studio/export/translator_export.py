@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from studio.export.onnx_export import OPSET, tensor_spec
+from studio.export.onnx_export import tensor_spec, write_onnx
 from studio.hashing import sha256_file
 from studio.training.translator import KIND, TranslateConfig, build_generators
 from studio.training.translator_nets import BothDirections
@@ -53,18 +53,7 @@ def export_translator(state: dict, out: Path, license_: str = "MIT", checkpoint:
         inputs += (torch.randn(2, s, generator=gen),)
         names.append("style")
     outputs = [output_name(cfg.domain_b), output_name(cfg.domain_a)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx_path = out.with_suffix(".onnx")
-    torch.onnx.export(
-        net,
-        inputs,
-        str(onnx_path),
-        input_names=names,
-        output_names=outputs,
-        dynamic_axes={n: {0: "N"} for n in [*names, *outputs]},
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    onnx_path = write_onnx(net, inputs, out, names, outputs, {n: {0: "N"} for n in [*names, *outputs]})
     with torch.no_grad():
         expected = [t.numpy() for t in net(*inputs)]
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
