@@ -84,6 +84,10 @@ def run_train(args: argparse.Namespace) -> int:
         raise CommandError(f"bad config {args.config}: {exc}") from exc
     if args.init is not None and cfg.kind != "generator":
         raise CommandError(f"--init starts a generator from an .onnx; {args.config} trains a {cfg.kind}")
+    if args.data is not None and cfg.kind == "captioner":
+        raise CommandError(
+            "the captioner trains on the procedural world's captions; --data is for generators"
+        )
     result = run_training(
         cfg,
         args.out,

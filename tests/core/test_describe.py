@@ -450,3 +450,11 @@ def test_studio_models_lists_the_captioner(captioner: dict, monkeypatch, capsys)
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert ["tinycap", "captioner", "1.0.4", "ok"] in rows
     assert not [r for r in rows if r and r[0].startswith("tinycap.decoder")]  # part of tinycap, not an orphan
+
+
+def test_training_a_captioner_on_a_folder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "pictures").mkdir()
+    config = REPO_ROOT / "configs" / "captioner64.json"
+    result = _studio(tmp_path / "home", "train", "--config", config, "--data", "pictures", cwd=tmp_path)
+    assert result.returncode == 2 and "unexpected" not in result.stderr
+    assert "the captioner trains on the procedural world's captions" in result.stderr
