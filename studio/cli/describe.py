@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from studio.cli.inputs import read_input
 from studio.errors import CommandError
-from studio.limits import require
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -40,11 +40,7 @@ def run_describe(args: argparse.Namespace) -> int:
     from studio.inference.engine import Engine
     from studio.inference.registry import ModelRegistry
 
-    try:
-        require(args.image.stat().st_size, f"reading the picture {args.image}")
-        data = args.image.read_bytes()
-    except OSError as exc:
-        raise CommandError(f"cannot read the picture {args.image}: {exc.strerror or exc}") from exc
+    data = read_input(args.image, "picture")
     picture, notes = picture_from_bytes(data, str(args.image))
     engine = Engine(args.device)
     describer = Describer(ModelRegistry(), engine, model=args.model)

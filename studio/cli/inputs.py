@@ -20,7 +20,8 @@ from studio.inference.manifest import ModelInfo
 from studio.limits import require
 
 
-def _read(path: Path, what: str) -> bytes:
+def read_input(path: Path, what: str) -> bytes:
+    """A file the user named, checked against memory first; unreadable → a clear CommandError."""
     try:
         require(path.stat().st_size, f"reading the {what} {path}")
         return path.read_bytes()
@@ -41,16 +42,16 @@ def recipe_inputs(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> tu
     changes: dict[str, Any] = {}
     kind = "generate"
     if args.sketch is not None:
-        png, warnings = normalise_sketch(_read(args.sketch, "sketch"), info)
+        png, warnings = normalise_sketch(read_input(args.sketch, "sketch"), info)
         _warn(warnings)
         changes["sketch"] = assets.put(png, "png")
         kind = "paint"
     if args.mask is not None or args.base is not None:
         if args.mask is None or args.base is None:
             raise CommandError("--mask and --base go together: the mask says where to change the base image")
-        mask_png = _read(args.mask, "mask")
+        mask_png = read_input(args.mask, "mask")
         _warn(mask_warnings(read_mask(mask_png, info.resolution or 64)))
-        base = _png_of(_read(args.base, "base image"), args.base)
+        base = _png_of(read_input(args.base, "base image"), args.base)
         changes["mask"] = assets.put(mask_png, "png")
         changes["extra"] = {"base_image": assets.put(base, "png")}
         kind = "masked"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from studio.cli.inputs import read_input
 from studio.errors import CommandError
 
 
@@ -33,10 +34,7 @@ def run_sonify(args: argparse.Namespace) -> int:
     from studio.pngmeta import read_recipe
     from studio.recipe import RecipeError
 
-    try:
-        data = args.image.read_bytes()
-    except OSError as exc:
-        raise CommandError(f"{args.image}: {exc.strerror or exc}") from exc
+    data = read_input(args.image, "picture")
     try:
         with open_image(data, f"the picture {args.image.name}") as image:
             pixels = np.asarray(image.convert("RGB"))

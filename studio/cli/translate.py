@@ -13,8 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from studio.cli.inputs import read_input
 from studio.errors import CommandError
-from studio.limits import require
 
 DEVICES = ("auto", "cpu", "cuda")
 COMMON_TARGETS = "night, day, winter, summer"
@@ -59,11 +59,7 @@ def run_translate(args: argparse.Namespace) -> int:
     from studio.recipe import RecipeError
     from studio.translate.runtime import read_picture, translation_recipe, translator_for
 
-    try:
-        require(args.image.stat().st_size, f"reading the picture {args.image}")
-        data = args.image.read_bytes()
-    except OSError as exc:
-        raise CommandError(f"cannot read the picture {args.image}: {exc.strerror or exc}") from exc
+    data = read_input(args.image, "picture")
     _, notes = read_picture(data, str(args.image))  # refuses bad pictures before any model loads
     output = args.output if args.output is not None or args.project is not None else Path("out.png")
     pipe = _pipeline(args.device)
