@@ -109,3 +109,10 @@ def require(nbytes: int, what: str, advice: str = "") -> None:
         f"{size_text(limit)} ({SHARE:.0%} of the {size_text(available)} available now)"
         + (f": {advice}" if advice else "")
     )
+
+
+def read_file(path: Path, what: str) -> bytes:
+    """A file the user named, read whole only after its size passed `require` (a 6 GB "picture"
+    is refused with the limit named, not read). OSError and MemoryLimitError reach the caller."""
+    require(path.stat().st_size, f"reading {what} {path.name}")
+    return path.read_bytes()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.inference.layout import LAYOUT_KEY
+from studio.inference.sound_pin import SOUND_ENCODER_KEY
 from studio.recipe import Recipe
 
 SHORT_TEXT = 32
@@ -154,6 +155,8 @@ def diff_recipes(a: Recipe, b: Recipe) -> list[Change]:
         before, after = a.extra.get(key), b.extra.get(key)
         if key == LAYOUT_KEY and a.sketch != b.sketch:
             continue  # already said by the sketch's change
+        if key == SOUND_ENCODER_KEY and a.sound != b.sound:
+            continue  # which encoder heard a new sound is part of that sound
         if before != after:
             changes.append(_extra(key, before, after))
     if a.version != b.version:

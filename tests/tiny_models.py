@@ -273,12 +273,13 @@ def link_shipped_model(folder: Path, name: str) -> Path | None:
     return folder / f"{name}.json"
 
 
-SHIPPED_HELPERS = ("sound_encoder", "segmenter64")  # real, small, and they work with any generator
+SHIPPED_HELPERS = ("sound_encoder", "sound_encoder_real", "segmenter64")  # real, small, fit any generator
 
 
 def build_models_dir(folder: Path) -> Path:
     """The full tiny set: text encoder (shipped or tiny), tiny-gen and tiny-up, plus the shipped
-    sound encoder and segmenter (they pair with tiny-gen by embedding space and label classes)."""
+    sound encoders (the original and the newer one) and segmenter (they pair with tiny-gen by
+    embedding space and label classes)."""
     import torch
 
     torch.set_num_threads(1)

@@ -36,7 +36,6 @@ from studio.ambience import (
 )
 from studio.project.store import Node
 from ui.file_names import export_name
-from ui.history_panel import HistoryPanel
 from ui.session import JobHandle, Session
 from ui.worker import Job, JobError
 
@@ -110,11 +109,12 @@ class AmbienceBar(QWidget):
 
 
 class AmbienceController(QObject):
-    """Owns the bar; plays and exports the ambience of the node selected in the history."""
+    """Owns the bar; plays and exports the ambience of the session's selected node."""
 
-    def __init__(self, session: Session, history: HistoryPanel, bar: AmbienceBar | None = None) -> None:
+    def __init__(self, session: Session, bar: AmbienceBar | None = None) -> None:
         super().__init__(session)
-        self.session, self.history = session, history
+        self.session = session
+        session.selection_changed.connect(self._selected)
         self.bar = bar or AmbienceBar()
         self.bar.play_button.clicked.connect(self.toggle)
         self.bar.export_button.clicked.connect(self.choose_export)
@@ -132,7 +132,7 @@ class AmbienceController(QObject):
     def play(self) -> JobHandle | None:
         """Read the selected picture's scene in the worker, then loop its ambience."""
         self.stop()
-        node_id = self.history.current()
+        node_id = self.session.selected
         if not node_id:
             self.session.notify("Select a picture to hear it.")
             return None
@@ -175,14 +175,14 @@ class AmbienceController(QObject):
             player.stop()
         self.bar.show_playing(False)
 
-    def show_node(self, node: Node) -> None:
+    def _selected(self, node_id: str) -> None:
         """Another picture selected: its sound is not this one."""
-        if self._wanted and node.id != self._wanted:
+        if self._wanted and node_id != self._wanted:
             self.stop()
 
     # --- export ---------------------------------------------------------------------------------
     def choose_export(self) -> None:
-        node_id = self.history.current()
+        node_id = self.session.selected
         if not node_id:
             self.session.notify("Select a picture to export its sound.")
             return

@@ -39,7 +39,7 @@ from ui.row_labels import node_title
 NODE_ROLE = Qt.ItemDataRole.UserRole
 CONTEXT_ROLE = Qt.ItemDataRole.UserRole + 1  # True: shown only as an ancestor of a match (greyed)
 THUMB = 48
-KINDS = ("generate", "paint", "masked", "sound", "import")
+KINDS = ("generate", "paint", "masked", "sound", "import", "translate")
 ALL = ""  # combo data for "no kind / model filter"
 
 IconFor = Callable[[Node], QIcon]

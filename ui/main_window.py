@@ -39,6 +39,8 @@ from ui.accessibility import name_parts
 from ui.ambience_controller import EXPORT_SHORTCUT, PLAY_SHORTCUT, AmbienceController
 from ui.commands import GenerateCommand, NoteCommand, StarCommand, TrashCommand
 from ui.compare import CompareDialog
+from ui.describe_controller import DescribeController
+from ui.describe_panel import DESCRIBE_SHORTCUT
 from ui.file_names import export_name
 from ui.history_panel import NODE_ROLE, THUMB, HistoryPanel
 from ui.image_view import ImageView
@@ -50,6 +52,7 @@ from ui.settings_dialog import SettingsDialog
 from ui.sound_controller import SoundController
 from ui.tag_command import TagCommand
 from ui.thumbnails import Thumbnails
+from ui.translate_controller import TRANSLATE_SHORTCUT, TranslateController
 from ui.undo_log import UndoLog
 from ui.variations_controller import VariationsController
 from ui.variations_grid import VariationsGrid
@@ -182,7 +185,7 @@ class MainWindow(QMainWindow):
                 TagCommand(self.project, node_id, tags, self.history.set_tags)
             )
         )
-        self.ambience = AmbienceController(self.session, self.history)
+        self.ambience = AmbienceController(self.session)
         self.right.setCornerWidget(self.ambience.bar, Qt.Corner.TopRightCorner)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.history)
@@ -206,14 +209,17 @@ class MainWindow(QMainWindow):
         for w in (self.model_label, self.provider_label, self.speed_label):
             self.statusBar().addPermanentWidget(w)
         self.paint_dock = self._dock("Paint tools", self.paint.panel, "Ctrl+Alt+P")
-        self.sound = SoundController(
-            self.session, self.history, self.prompt_panel, self.view, self.paint.canvas
-        )
+        self.sound = SoundController(self.session, self.prompt_panel, self.view, self.paint.canvas)
         self.sound_dock = self._dock("Sound", self.sound.panel, "Ctrl+Alt+S")
         self.tabifyDockWidget(self.paint_dock, self.sound_dock)
-        self.variations = VariationsController(self.session, self.history, self.view)
+        self.variations = VariationsController(self.session, self.view)
         self.variations_dock = self._dock("Variations", self.variations.panel, "Ctrl+Alt+V")
         self.tabifyDockWidget(self.sound_dock, self.variations_dock)
+        self.describe = DescribeController(self.session, self.prompt_panel)
+        self.describe.panel.describe_requested.connect(self.describe_selected)
+        self.describe_dock = self._dock("Describe", self.describe.panel, "Ctrl+Alt+D")
+        self.tabifyDockWidget(self.variations_dock, self.describe_dock)
+        self.translate = TranslateController(self.session, self)
         self.paint_dock.raise_()
         name_parts(self)  # labeled sliders: their inner parts get the wrapper's name
 
@@ -375,6 +381,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.paint_dock.toggleViewAction())
         view.addAction(self.sound_dock.toggleViewAction())
         view.addAction(self.variations_dock.toggleViewAction())
+        view.addAction(self.describe_dock.toggleViewAction())
         paint = bar.addMenu("&Paint")
         self._action(
             paint,
@@ -397,11 +404,54 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+S",
             "Derive the sketch from the picture with the segmenter",
         )
+        self._build_picture_menu(bar.addMenu("Pic&ture"))
         help_menu = bar.addMenu("&Help")
         self._action(
             help_menu, "&Welcome", self.show_welcome, None, "What the generator knows, with prompts to try"
         )
         self._action(help_menu, "&About", self._about, None, "About Synesthesia Studio")
+
+    def _build_picture_menu(self, menu) -> None:
+        """Describe and Translate: on the selected node, or on a picture file from outside."""
+        self._action(
+            menu,
+            "&Describe",
+            self.describe_selected,
+            DESCRIBE_SHORTCUT,
+            "Say in words what the selected picture shows, and whether it is what its prompt asked for",
+        )
+        self._action(
+            menu,
+            "Describe a Picture &File…",
+            self.describe_file,
+            None,
+            "Say in words what a picture file shows",
+        )
+        menu.addSeparator()
+        self._action(
+            menu,
+            "&Translate…",
+            lambda: self.translate.choose_for_node(self.session.selected),
+            TRANSLATE_SHORTCUT,
+            "Turn the selected picture's day into night, summer into winter, … (a child node)",
+        )
+        self._action(
+            menu,
+            "Tr&anslate a Picture File…",
+            self.translate.choose_file,
+            None,
+            "Turn a picture file's day into night, summer into winter, … (a new root node)",
+        )
+
+    def describe_selected(self) -> JobHandle | None:
+        self.describe_dock.show()
+        self.describe_dock.raise_()
+        return self.describe.describe_node(self.session.selected)
+
+    def describe_file(self) -> None:
+        self.describe_dock.show()
+        self.describe_dock.raise_()
+        self.describe.choose_file()
 
     def _action(self, menu, text: str, slot, shortcut, tip: str) -> QAction:
         action = QAction(text, self)
@@ -509,7 +559,7 @@ class MainWindow(QMainWindow):
         self.settings.save()
         self.prompt_panel.set_recent(self.settings.recent_prompts)
         sketch = self.paint.sketch_for_generate() if self.right.currentWidget() is self.paint.canvas else None
-        current = self._branch if self._branch == self.history.current() else ""
+        current = self._branch if self._branch == self.session.selected else ""
         if sketch and self.paint.base is not None:
             current = self.paint.base.id  # the painted node is being edited
         request = RenderRequest(
@@ -596,13 +646,11 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.grid)
         self.view.set_image(self.image_for(node))
         self.paint.show_node(node)
-        self.sound.show_node(node.recipe)
-        self.ambience.show_node(node)
-        self.variations.show_node(node)
+        self.session.select(node_id)  # sound, variations and ambience follow the session
 
     def _pick(self, node_id: str) -> None:
         """A click on the row already shown (a batch's first result) picks it too: branch from it."""
-        if node_id and node_id == self.history.current():
+        if node_id and node_id == self.session.selected:
             self._branch = node_id
 
     def choose_find_text(self) -> None:
@@ -659,7 +707,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def compare_with_parent(self) -> CompareDialog | None:
-        node_id = self.history.current()
+        node_id = self.session.selected
         parents = self.project.node(node_id).parents if node_id else ()
         if not parents:
             self.session.notify("Select a node that has a parent to compare with.")
@@ -667,7 +715,7 @@ class MainWindow(QMainWindow):
         return self.compare(parents[0], node_id)
 
     def compare_with_previous(self) -> CompareDialog | None:
-        node_id = self.history.current()
+        node_id = self.session.selected
         if not node_id or not self._previous or self._previous == node_id:
             self.session.notify("Select two nodes one after the other, then compare.")
             return None
@@ -734,7 +782,8 @@ class MainWindow(QMainWindow):
         if not shown or set(ids) - set(self.grid.node_ids()) == set():
             shown = shown or self._last_batch()
         self._show_batch(shown)
-        if self.history.current() not in live:
+        if self.session.selected not in live:  # trashed: nothing is selected any more
+            self.session.select("")
             self.view.set_image(None)
 
     # --- edits (undoable) ---------------------------------------------------------------------
@@ -742,13 +791,13 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(StarCommand(self.project, node_id, starred, self._refresh))
 
     def toggle_star(self) -> None:
-        node_id = self.history.current()
+        node_id = self.session.selected
         if node_id:
             self.set_star(node_id, not self.project.node(node_id).starred)
 
     def rename_selected(self) -> None:
         """Names live in the node's note: F2 puts the cursor there, Enter saves it as an undo step."""
-        if self.history.current():
+        if self.session.selected:
             self.history.note.setFocus()
             self.history.note.selectAll()
 
@@ -767,12 +816,12 @@ class MainWindow(QMainWindow):
             self.undo_stack.push(TrashCommand(self.project, ids, self._refresh))
 
     def delete_selected(self) -> None:
-        if self.history.current():
-            self.delete_node(self.history.current())
+        if self.session.selected:
+            self.delete_node(self.session.selected)
 
     # --- export / import ----------------------------------------------------------------------
     def choose_export(self) -> None:
-        node_id = self.history.current()
+        node_id = self.session.selected
         if not node_id:
             self.session.notify("Select an image to export first.")
             return
@@ -855,7 +904,7 @@ class MainWindow(QMainWindow):
         self._on_committed([node], latest=False)
 
     def choose_contact_sheet(self) -> None:
-        node_id = self.history.current()
+        node_id = self.session.selected
         if not node_id:
             self.session.notify("Select the node whose branch should go on the sheet.")
             return

@@ -11,10 +11,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 from studio.project.store import Node
+from studio.recipe import Recipe
 from studio.recipe_diff import change_label, diff_recipes, short_text
+from studio.translate.runtime import RECIPE_KEY as TRANSLATE_KEY
+from studio.translate.runtime import is_translation
 
 VARIATION_KEY = "variation"  # recipe.extra: the strength a Vary child was made with
 PROMPT_CHARS = 48
+
+
+def translated_label(recipe: Recipe) -> str:
+    """ "night (translated)" for a translation's recipe, "" for any other."""
+    if not is_translation(recipe):
+        return ""
+    return f"{recipe.extra[TRANSLATE_KEY].get('to') or '?'} (translated)"
 
 
 def action_label(node: Node, parent: Node) -> str:
@@ -31,6 +41,8 @@ def action_label(node: Node, parent: Node) -> str:
         return "moved along controls"
     if kind == "masked":
         return "regenerated in mask"
+    if kind == "translate":
+        return translated_label(node.recipe) or "translated"
     changes = [
         replace(c, summary="new prompt") if c.field == "prompt" else c
         for c in diff_recipes(parent.recipe, node.recipe)
@@ -39,9 +51,12 @@ def action_label(node: Node, parent: Node) -> str:
 
 
 def node_title(node: Node, parent: Node | None = None) -> str:
-    """Two lines. A root: its prompt, then its seed. A child: what was done, then its own prompt."""
+    """Two lines. A root: its prompt (a translated picture: what it became), then its seed. A child:
+    what was done, then its own prompt."""
     star = "★ " if node.starred else ""
     prompt = short_text(node.recipe.prompt or "(anything)", PROMPT_CHARS)
+    if parent is None:
+        prompt = translated_label(node.recipe) or prompt
     kind = "" if node.kind == "generate" else f" · {node.kind}"
     note = f" · {node.note}" if node.note else ""
     if parent is None:

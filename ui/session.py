@@ -55,6 +55,7 @@ class Session(QObject):
     failed = Signal(str)  # a request failed (already notified): the window's message_shown
     committed = Signal(list, bool)  # nodes now in the project; True when from the latest commit
     ready = Signal(object)  # PipelineInfo, after the models loaded (`info` is set first)
+    selection_changed = Signal(str)  # the node the artist works on now ("" for none)
 
     def __init__(
         self, project: Project, settings: Settings, device: str | None = None, parent: QObject | None = None
@@ -64,6 +65,7 @@ class Session(QObject):
         self.settings = settings
         self.undo_stack = QUndoStack(self)
         self.info: PipelineInfo | None = None
+        self.selected = ""  # the node edits start from: one answer for every controller
         self._images: dict[str, QImage] = {}
         self._jobs: dict[int, JobHandle] = {}
         self._latest: JobHandle | None = None
@@ -173,6 +175,13 @@ class Session(QObject):
         self.project = project
         self.worker.set_project(project)
         self._images.clear()
+        self.select("")
+
+    def select(self, node_id: str) -> None:
+        """Make `node_id` the node the artist works on ("" for none); controllers follow the signal."""
+        if node_id != self.selected:
+            self.selected = node_id
+            self.selection_changed.emit(node_id)
 
     def image_for(self, node: Node) -> QImage:
         """The node's picture, decoded once (a commit's rendered images are kept as they arrive)."""

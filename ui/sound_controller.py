@@ -21,9 +21,9 @@ from PySide6.QtWidgets import QFileDialog
 
 from studio.audio.io import SAMPLE_RATE, wav_bytes, write_wav
 from studio.inference.attributes import SOUND_KEY, within
+from studio.inference.sound_pin import SOUND_ENCODER_KEY
 from studio.recipe import Recipe
 from ui.canvas import SemanticCanvas
-from ui.history_panel import HistoryPanel
 from ui.image_view import ImageView, to_qimage
 from ui.prompt_panel import PromptPanel
 from ui.session import JobHandle, Session
@@ -38,24 +38,24 @@ CAPTURE_NAME = "live capture.wav"
 
 
 class SoundController(QObject):
-    """Owns the Sound panel. Edits start from the node selected in the history; the prompt panel's
+    """Owns the Sound panel. Edits start from the session's selected node; the prompt panel's
     text goes with them, the canvas mask limits them, live frames show in the view."""
 
     def __init__(
         self,
         session: Session,
-        history: HistoryPanel,
         prompt: PromptPanel,
         view: ImageView,
         canvas: SemanticCanvas,
         panel: SoundPanel | None = None,
     ) -> None:
         super().__init__(session)
-        self.session, self.history, self.prompt = session, history, prompt
+        self.session, self.prompt = session, prompt
         self.view, self.canvas = view, canvas
         self.panel = panel or SoundPanel()
         self.last_listen: list[tuple[str, float]] = []
         self._shown_moves: tuple[Path, dict] | None = None  # the selected sound node's sound and its changes
+        session.selection_changed.connect(self._selected)
         self.panel.sound_changed.connect(self.listen)
         self.panel.apply_requested.connect(self.apply)
         self.panel.live_frame_wanted.connect(self.live_frame)
@@ -65,7 +65,7 @@ class SoundController(QObject):
 
     # --- helpers --------------------------------------------------------------------------------
     def base(self) -> Recipe | None:
-        node_id = self.history.current()
+        node_id = self.session.selected
         return self.session.project.node(node_id).recipe if node_id else None
 
     def _edited(
@@ -83,7 +83,7 @@ class SoundController(QObject):
         if self.panel.masked() and self.canvas.has_mask():
             mask = self.session.project.assets.put(self.canvas.mask_png(), "png")
             recipe = recipe.replace(mask=mask)
-            extra["base_image"] = self.session.project.node(self.history.current()).image
+            extra["base_image"] = self.session.project.node(self.session.selected).image
         return recipe.replace(extra=extra)
 
     def _commit(
@@ -95,8 +95,13 @@ class SoundController(QObject):
             return None
         sha = self.session.project.assets.put(wav_bytes(samples, SAMPLE_RATE), "wav")
         recipe = self._edited(base, sha, strength, name, moves)
-        parent = self.history.current()
-        return self.session.commit(RenderRequest(kind="sound", recipes=(recipe,), parents=(parent,)))
+        parent = self.session.selected
+        request = RenderRequest(kind="sound", recipes=(recipe,), parents=(parent,), pin_sound=True)
+        return self.session.commit(request)
+
+    def _selected(self, node_id: str) -> None:
+        if node_id:
+            self.show_node(self.session.project.node(node_id).recipe)
 
     def show_node(self, recipe: Recipe) -> None:
         """Selecting a sound node puts its sound in the panel, so Play plays it back, with the
@@ -134,9 +139,11 @@ class SoundController(QObject):
             on_error=lambda _message: self.panel.set_listen_results([]),
         )
 
-    def _heard(self, ranked: list) -> None:
+    def _heard(self, heard) -> None:
+        ranked = heard.ranked
         self.last_listen = [(name, score) for name, score, _ in ranked]
-        self.panel.set_listen_results(self.last_listen, self._changes(ranked[0][2] if ranked else {}))
+        changes = self._changes(ranked[0][2] if ranked else {})
+        self.panel.set_listen_results(self.last_listen, changes, placed=heard.placed)
         self._tick_stored()
 
     def apply(self) -> JobHandle | None:
@@ -226,17 +233,20 @@ class SoundController(QObject):
 
 def _plain(recipe: Recipe) -> Recipe:
     """The recipe without a sound edit of its own, so a new sound starts from its picture's scene."""
-    extra = {k: v for k, v in recipe.extra.items() if k not in ("text_embedding", SOUND_KEY)}
+    extra = {
+        k: v for k, v in recipe.extra.items() if k not in ("text_embedding", SOUND_KEY, SOUND_ENCODER_KEY)
+    }
     return recipe.replace(sound=None, strength=0.0, extra=extra)
 
 
 def _listen(pipe, samples: np.ndarray):
-    """Ranked sound labels; refused with a message when no sound encoder is installed."""
-    from studio.inference.audio_encoder import rank_labels
+    """Ranked sound labels and whether the encoder can place the sound; refused with a message
+    when no sound encoder is installed."""
+    from studio.inference.audio_encoder import listen
     from studio.inference.manifest import ModelError
 
     try:
-        return rank_labels(pipe, pipe.default_generator(), samples)
+        return listen(pipe, pipe.default_generator(), samples)
     except ModelError as exc:
         raise JobError(f"Sound cannot be analysed: {exc}") from exc
 

@@ -31,7 +31,6 @@ from studio.variations import (
     principal_directions,
     recipe_embedder,
 )
-from ui.history_panel import HistoryPanel
 from ui.image_view import ImageView, to_qimage
 from ui.row_labels import VARIATION_KEY
 from ui.session import JobHandle, Session
@@ -43,16 +42,15 @@ META_DIRECTIONS = "variations.directions"  # {"model", "version", "directions": 
 
 
 class VariationsController(QObject):
-    """Owns the Variations panel; works on the node selected in the history, previews in the view."""
+    """Owns the Variations panel; works on the session's selected node, previews in the view."""
 
     strip_ready = Signal(int)  # frames shown in the strip
     directions_ready = Signal(list)  # list[Direction], sliders built
 
-    def __init__(
-        self, session: Session, history: HistoryPanel, view: ImageView, panel: VariationsPanel | None = None
-    ) -> None:
+    def __init__(self, session: Session, view: ImageView, panel: VariationsPanel | None = None) -> None:
         super().__init__(session)
-        self.session, self.history, self.view = session, history, view
+        self.session, self.view = session, view
+        session.selection_changed.connect(self._selected)
         self.panel = panel or VariationsPanel()
         self.a_id = ""
         self.mix: list[str] = []
@@ -82,7 +80,7 @@ class VariationsController(QObject):
 
     # --- helpers --------------------------------------------------------------------------------
     def _current(self) -> Node | None:
-        node_id = self.history.current()
+        node_id = self.session.selected
         if not node_id:
             self.session.notify("Select an image first: variations start from the selected picture.")
             return None
@@ -99,6 +97,10 @@ class VariationsController(QObject):
     def _label(self, node_id: str) -> str:
         recipe = self.session.project.node(node_id).recipe
         return f"{recipe.prompt or '(anything)'} · seed {recipe.seed}"
+
+    def _selected(self, node_id: str) -> None:
+        if node_id:
+            self.show_node(self.session.project.node(node_id))
 
     def show_node(self, node: Node) -> None:
         """Another picture is selected: the controls start from zero on it, as nothing moved it yet."""

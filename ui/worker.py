@@ -41,7 +41,9 @@ class RenderRequest:
     `imagine_layout` gives prompt-only variations a layout (studio.inference.layout), stored in the
     project as their sketch. `commit=False` renders a preview (live paint or sound) that is shown,
     not stored; `live_sound` (mono samples at the sound encoder's rate) moves the conditioning
-    toward the sound by `strength` (leaving the `sound_hold` groups alone); `memory_assets` are
+    toward the sound by `strength` (leaving the `sound_hold` groups alone); `pin_sound` stamps the
+    recipes' new sound with the encoder that hears it (studio.inference.sound_pin), so the edit
+    re-renders the same after a newer encoder is installed; `memory_assets` are
     assets a preview uses that the project does not hold yet.
     `lane` groups requests that supersede each other; `queued=True` requests never do.
     """
@@ -61,6 +63,7 @@ class RenderRequest:
     live_sound: Any = None
     strength: float = 0.0
     sound_hold: tuple[str, ...] = ()  # attribute groups the live sound leaves alone (unticked changes)
+    pin_sound: bool = False
     memory_assets: tuple[tuple[str, bytes], ...] = ()
     lane: str = "render"
     queued: bool = False
@@ -279,6 +282,8 @@ class InferenceWorker(QObject):
             recipes = [r.replace(sketch=request.sketch) for r in recipes]
         elif request.imagine_layout:  # recipes with a sketch or an explicit embedding are left as they are
             recipes = pipe.imagine_layouts(recipes, lambda png: project.assets.put(png, "png"))
+        if request.pin_sound:
+            recipes = [pipe.pin_sound_encoder(r) for r in recipes]
         if request.live_sound is not None:
             recipes = [
                 pipe.live_sound(r, request.live_sound, request.strength, request.sound_hold) for r in recipes

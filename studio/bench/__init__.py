@@ -27,6 +27,7 @@ import numpy as np
 from studio.bench.compute import compute_rows, format_compute
 from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.inference.sketch import index_png
+from studio.inference.sound_pin import pin_of
 
 
 def _median_ms(run: Callable[[], object], repeat: int) -> float:
@@ -102,7 +103,14 @@ def _live(pipe: Pipeline, model: str, repeat: int, size: int) -> dict:
         pipe.render([pipe.live_sound(recipe, window, 0.7)], assets, preview=True)
 
     sound_ms = _median_ms(sound_frame, repeat)
-    row.update({"live_sound_ms": round(sound_ms, 2), "live_sound_fps": round(1000.0 / sound_ms, 1)})
+    heard_by = pin_of(pipe.audio_encoder_for(info))  # the newest: the one live sound uses
+    row.update(
+        {
+            "live_sound_ms": round(sound_ms, 2),
+            "live_sound_fps": round(1000.0 / sound_ms, 1),
+            "live_sound_encoder": heard_by,
+        }
+    )
     return row
 
 

@@ -24,7 +24,7 @@ from studio.cli.bench import add_bench
 from studio.cli.describe import add_describe, add_eval_describe
 from studio.cli.project import add_project
 from studio.cli.sonify import add_sonify
-from studio.cli.sound import add_animate, add_listen
+from studio.cli.sound import add_animate, add_eval_sound, add_listen
 from studio.cli.sounds import add_sounds
 from studio.cli.translate import add_eval_translate, add_translate
 from studio.errors import CommandError
@@ -112,7 +112,7 @@ def _add_attribute_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from studio.cli.inputs import recipe_inputs
+    from studio.cli.inputs import recipe_inputs, with_inputs
     from studio.inference.pipeline import MemoryAssets
     from studio.pngmeta import encode_png
 
@@ -130,7 +130,7 @@ def run_generate(args: argparse.Namespace) -> int:
     try:
         assets = project.assets if project is not None else MemoryAssets()
         changes, kind = recipe_inputs(args, pipe, pipe.registry.get(recipes[0].model), assets)
-        recipes = [recipe.replace(**changes) for recipe in recipes]
+        recipes = [with_inputs(recipe, changes) for recipe in recipes]
         if not args.no_layout and "mask" not in changes:
             recipes = pipe.imagine_layouts(recipes, lambda png: assets.put(png, "png"))
         images = pipe.render(recipes, assets)
@@ -361,6 +361,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_render,
     add_recipe,
     add_listen,
+    add_eval_sound,
     add_animate,
     add_sounds,
     add_sonify,

@@ -17,14 +17,14 @@ import numpy as np
 from studio.errors import CommandError
 from studio.image_input import ImageInputError, open_image
 from studio.inference.manifest import ModelInfo
-from studio.limits import require
+from studio.limits import read_file
+from studio.recipe import Recipe
 
 
 def read_input(path: Path, what: str) -> bytes:
     """A file the user named, checked against memory first; unreadable → a clear CommandError."""
     try:
-        require(path.stat().st_size, f"reading the {what} {path}")
-        return path.read_bytes()
+        return read_file(path, f"the {what}")
     except OSError as exc:
         raise CommandError(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
 
@@ -35,7 +35,8 @@ def _warn(lines: list[str]) -> None:
 
 
 def recipe_inputs(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> tuple[dict[str, Any], str]:
-    """Recipe changes for --sketch/--mask/--base/--sound/--strength, and the node kind they make."""
+    """Recipe changes for --sketch/--mask/--base/--sound/--strength, and the node kind they make;
+    `changes["extra"]` holds keys to add to each recipe's extra (see with_inputs)."""
     from studio.inference.compose import read_mask
     from studio.inference.sketch import mask_warnings, normalise_sketch
 
@@ -56,7 +57,9 @@ def recipe_inputs(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> tu
         changes["extra"] = {"base_image": assets.put(base, "png")}
         kind = "masked"
     if args.sound is not None:
-        changes.update(_sound_changes(args, pipe, info, assets))
+        sound = _sound_changes(args, pipe, info, assets)
+        changes["extra"] = {**changes.get("extra", {}), **sound.pop("extra")}
+        changes.update(sound)
         kind = "sound" if kind == "generate" else kind
     elif args.strength is not None:
         raise CommandError("--strength needs --sound")
@@ -66,6 +69,7 @@ def recipe_inputs(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> tu
 def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> dict[str, Any]:
     from studio.audio.io import MAX_SOUND_SECONDS, AudioError, read_audio, wav_bytes
     from studio.inference.audio_encoder import loudness_strength
+    from studio.inference.sound_pin import SOUND_ENCODER_KEY, pin_of
 
     rate = pipe.sound_rate(info)
     try:
@@ -76,7 +80,17 @@ def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> d
     strength = loudness_strength(audio.samples) if args.strength is None else args.strength
     if not np.isfinite(strength) or not 0.0 <= strength <= 2.0:
         raise CommandError(f"--strength must be a number from 0 to 2, not {args.strength}")
-    return {"sound": assets.put(wav_bytes(audio.samples, rate), "wav"), "strength": round(float(strength), 4)}
+    return {
+        "sound": assets.put(wav_bytes(audio.samples, rate), "wav"),
+        "strength": round(float(strength), 4),
+        "extra": {SOUND_ENCODER_KEY: pin_of(pipe.audio_encoder_for(info))},  # the encoder that heard it
+    }
+
+
+def with_inputs(recipe: Recipe, changes: dict[str, Any]) -> Recipe:
+    """The recipe with recipe_inputs' changes; their extra keys join the recipe's own."""
+    extra = {**recipe.extra, **changes.get("extra", {})}
+    return recipe.replace(**{**changes, "extra": extra})
 
 
 def _png_of(data: bytes, path: Path) -> bytes:

@@ -32,18 +32,91 @@ def add_listen(sub: argparse._SubParsersAction) -> None:
 
 def run_listen(args: argparse.Namespace) -> int:
     from studio.audio.io import MAX_SOUND_SECONDS
-    from studio.inference.audio_encoder import rank_labels
+    from studio.inference.audio_encoder import listen
     from studio.inference.pipeline import Pipeline
 
     pipe = Pipeline(device=args.device)
     rate = pipe.sound_rate(pipe.default_generator())
     audio = _load_sound(args.sound, rate, max_seconds=MAX_SOUND_SECONDS)
-    scores = rank_labels(pipe, pipe.default_generator(), audio.samples)
-    width = max(len(name) for name, _, _ in scores)
-    for name, score, attributes in scores[: max(1, args.top)]:
+    heard = listen(pipe, pipe.default_generator(), audio.samples)
+    print(f"{heard.verdict()}  [{heard.encoder}]")
+    width = max(len(name) for name, _, _ in heard.ranked)
+    for name, score, attributes in heard.ranked[: max(1, args.top)]:
         implied = ", ".join(f"{k} {v}" for k, v in attributes.items())
         print(f"{score:6.3f}  {name:<{width}}  {implied}")
     return 0
+
+
+# ---------------------------------------------------------------- eval-sound
+def add_eval_sound(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval-sound", help="zero-shot listening of installed sound encoders side by side, and their floor"
+    )
+    p.add_argument("encoders", nargs="*", help="sound encoder names (default: every installed one)")
+    p.add_argument("--json", type=Path, help="also write the numbers here")
+    p.add_argument("-n", type=int, default=240, help="held-out synthesised clips (default 240)")
+    p.set_defaults(run=run_eval_sound)
+
+
+def run_eval_sound(args: argparse.Namespace) -> int:
+    import json
+
+    try:
+        from studio.eval.sound import sound_metrics
+    except ImportError as exc:  # the app bundle leaves studio.eval out
+        raise CommandError(f"eval-sound needs a source install ({exc})") from None
+    from studio.inference.audio_encoder import AudioEncoder
+    from studio.inference.pipeline import Pipeline
+
+    pipe = Pipeline(device="cpu")
+    info = pipe.default_generator()
+    names = args.encoders or [m.name for m in pipe.registry.models() if m.kind == "audio_encoder"]
+    result = {}
+    for name in names:
+        encoder_info = pipe.registry.get(name)
+        if encoder_info.kind != "audio_encoder":
+            raise CommandError(f"{name} is a {encoder_info.kind}, not a sound encoder")
+        encoder = AudioEncoder(pipe.engine.session(encoder_info.path), encoder_info)
+        metrics = sound_metrics(encoder.embed, lambda texts: pipe.encode_text(info, texts), n=args.n)
+        result[f"{name} {encoder_info.version}"] = metrics
+        print(
+            format_listen(
+                f"{name} {encoder_info.version}", metrics, encoder_info.manifest.get("listen_floor")
+            )
+        )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def format_listen(encoder: str, metrics: dict, shipped_floor: float | None) -> str:
+    """One encoder's listening numbers, and the floor it ships beside the one measured now."""
+    parts = [f"held-out synthesised {metrics['listen_top1_synthetic_heldout']:.3f}"]
+    if "real_recordings" in metrics:
+        parts.append(
+            f"{metrics['real_recordings']} test recordings {metrics['listen_top1_real_recordings']:.3f}"
+        )
+    if "listen_top1_real_heldout" in metrics:
+        parts.append(
+            f"held-out real packages {metrics['listen_top1_real_heldout']:.3f} "
+            f"({metrics['real_heldout_clips']} clips; balanced over kinds "
+            f"{metrics['listen_top1_real_heldout_balanced']:.3f})"
+        )
+    else:
+        parts.append("held-out real split not fetched (`studio sounds fetch`)")
+    lines = [f"{encoder}: top-1 " + ", ".join(parts)]
+    floor = metrics.get("listen_floor")
+    if floor:
+        refused = ", ".join(f"{k} {v:.2f}" for k, v in floor["out_of_world_refused_by_kind"].items())
+        right = floor["real_heldout_right_when_placed"]
+        lines += [
+            f"  floor {floor['value']:.4f} (shipped: {shipped_floor}): keeps "
+            f"{floor['real_heldout_correct_kept']:.2f} of correct real placements; places "
+            f"{floor['real_heldout_placed']:.2f} of real clips"
+            + (f", right {right:.2f} of those" if right else ""),
+            f"  refuses {floor['out_of_world_refused']:.2f} of out-of-world sounds ({refused})",
+        ]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- animate

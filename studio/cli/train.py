@@ -61,7 +61,7 @@ def run_train(args: argparse.Namespace) -> int:
         return _build_layout_prior(args)  # rendering and embedding only: no torch
     _require_torch()
     from studio.training.config import TrainConfig
-    from studio.training.run import run_training
+    from studio.training.run import run_training, stop_on_terminate
 
     if args.data is not None and not args.data.is_dir():
         raise CommandError(f"--data {args.data} is not a folder")
@@ -96,6 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
         steps=args.steps,
         progress=_ProgressBar(),
         init=args.init,
+        should_stop=stop_on_terminate(),
     )
     print(json.dumps(result))
     return 0

@@ -139,6 +139,7 @@ def run_eval_translate(args: argparse.Namespace) -> int:
 
 def train_translator_command(args: argparse.Namespace, progress) -> int:
     """`studio train` with a translator config (kind "translator"); --data-a/--data-b are its folders."""
+    from studio.training.run import stop_on_terminate
     from studio.training.translator import load_config, train_translator
     from studio.training.translator_data import TranslateDataError
 
@@ -162,7 +163,9 @@ def train_translator_command(args: argparse.Namespace, progress) -> int:
     if data_log.getEffectiveLevel() > logging.WARNING:  # skipped files are said even without -v
         data_log.setLevel(logging.WARNING)
     try:
-        result = train_translator(cfg, out, resume=args.resume, progress=progress)
+        result = train_translator(
+            cfg, out, resume=args.resume, progress=progress, should_stop=stop_on_terminate()
+        )
     except TranslateDataError as exc:
         raise CommandError(str(exc)) from exc
     print(json.dumps(result))

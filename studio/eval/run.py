@@ -286,6 +286,13 @@ def format_table(result: dict) -> str:
                 f"{listen['real_heldout_kinds']} kinds): top-1 {listen['listen_top1_real_heldout']:.2f}, "
                 f"balanced over kinds {listen['listen_top1_real_heldout_balanced']:.2f}"
             )
+        floor = listen.get("listen_floor")
+        if floor:
+            lines.append(
+                f"listen floor {floor['value']:.2f} (top-1 cosine): keeps "
+                f"{floor['real_heldout_correct_kept']:.2f} of right real placements, refuses "
+                f"{floor['out_of_world_refused']:.2f} of out-of-world sounds"
+            )
     if result.get("sonify"):
         from studio.eval.sonify import format_sonify
 

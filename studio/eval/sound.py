@@ -67,18 +67,19 @@ def sound_metrics(
 ) -> dict:
     """Zero-shot top-1 on held-out synthesised clips (eval wording, unseen seeds), the real files
     in tests/data/sounds, and the held-out real split (`heldout_dir`, default the fetched set's
-    heldout/ folder) when it exists."""
+    heldout/ folder) when it exists; with that split also the calibrated listen floor
+    (studio.eval.listen_floor) against synthesised out-of-world sounds."""
     from studio.audio.io import read_audio
+    from studio.audio.real_set import default_dir
     from studio.world.sounds import render_clips
 
     labels = listen_labels()
     centres = label_centres(labels, embed_text)
     clips = render_clips(n, seed=424242, split="eval")
-    synthetic = zero_shot_top1(
-        np.stack([embed_sound(c.samples) for c in clips]), [c.kinds for c in clips], labels, centres
-    )
+    synthetic = np.stack([embed_sound(c.samples) for c in clips]) @ centres.T
+    synthetic_hits = _hits(synthetic, [c.kinds for c in clips], labels)
     metrics = {
-        "listen_top1_synthetic_heldout": round(synthetic, 3),
+        "listen_top1_synthetic_heldout": round(float(synthetic_hits.mean()), 3),
         "listen_chance": round(1 / len(labels), 3),
     }
     real = real_recordings()
@@ -88,8 +89,36 @@ def sound_metrics(
             zero_shot_top1(sounds, [kinds for _, kinds in real], labels, centres), 3
         )
         metrics["real_recordings"] = len(real)
-    metrics.update(heldout_real_metrics(embed_sound, labels, centres, heldout_dir))
+    found = heldout_recordings(heldout_dir if heldout_dir is not None else default_dir() / "heldout")
+    if found:
+        held = np.stack([embed_sound(read_audio(path).samples) for path, _ in found]) @ centres.T
+        metrics.update(_heldout_summary(held, found, labels))
+        floor = _listen_floor(embed_sound, centres, held, found, labels, synthetic, synthetic_hits)
+        if floor:
+            metrics["listen_floor"] = floor
     return metrics
+
+
+def _hits(scores: np.ndarray, truths: Sequence[Sequence[str]], labels: Sequence[dict]) -> np.ndarray:
+    """Whether each clip's best-scoring label is one of its true kinds."""
+    best = np.asarray(scores).argmax(axis=1)
+    return np.array([labels[int(b)]["name"] in truth for b, truth in zip(best, truths, strict=True)], bool)
+
+
+def _listen_floor(embed_sound, centres, held, found, labels, synthetic, synthetic_hits) -> dict:
+    from studio.eval.listen_floor import calibrate_floor
+    from studio.eval.out_of_world import out_of_world_clips
+
+    out = out_of_world_clips()
+    out_scores = np.stack([embed_sound(clip) for _, clip in out]) @ centres.T
+    return calibrate_floor(
+        held.max(axis=1),
+        _hits(held, [kinds for _, kinds in found], labels),
+        out_scores.max(axis=1),
+        [kind for kind, _ in out],
+        synthetic.max(axis=1),
+        synthetic_hits,
+    )
 
 
 def heldout_recordings(folder: Path) -> list[tuple[Path, tuple[str, ...]]]:
@@ -113,8 +142,7 @@ def heldout_real_metrics(
     folder: Path | None = None,
 ) -> dict:
     """Zero-shot top-1 on the held-out real split built by `studio sounds fetch` (packages never
-    trained on): over clips, and balanced (the mean of per-kind top-1, as long files give many
-    clips of one kind). Empty when the split has not been fetched."""
+    trained on). Empty when the split has not been fetched."""
     from studio.audio.io import read_audio
     from studio.audio.real_set import default_dir
 
@@ -122,8 +150,13 @@ def heldout_real_metrics(
     if not found:
         return {}
     sounds = np.stack([embed_sound(read_audio(path).samples) for path, _ in found])
-    best = (sounds @ np.asarray(centres).T).argmax(axis=1)
-    hits = np.array([labels[int(b)]["name"] in kinds for b, (_, kinds) in zip(best, found, strict=True)])
+    return _heldout_summary(sounds @ np.asarray(centres).T, found, labels)
+
+
+def _heldout_summary(scores: np.ndarray, found: list[tuple[Path, tuple[str, ...]]], labels) -> dict:
+    """Top-1 over clips, and balanced (the mean of per-kind top-1, as long files give many clips
+    of one kind)."""
+    hits = _hits(scores, [kinds for _, kinds in found], labels)
     kinds = np.array([path.parent.name for path, _ in found])
     per_kind = {str(k): float(hits[kinds == k].mean()) for k in sorted(set(kinds))}
     return {

@@ -48,9 +48,10 @@ def export_sound_encoder(
     metrics = {"onnx_parity_max_abs_diff": max_diff, **sound_metrics(embed_sound, embed_text, n=heldout)}
     manifest = {
         "name": out.name,
-        "version": f"1.0.{state['step']}",
+        "version": f"{version_prefix(cfg)}.{state['step']}",
         "kind": "audio_encoder",
-        "description": "Sound → text-embedding space (CNN on log-mel, contrastive to caption embeddings).",
+        "description": "Sound → text-embedding space (CNN on log-mel, contrastive to caption embeddings"
+        + ("; synthesised and real recordings)." if cfg.real_dir else ")."),
         "embedding_space": EMBEDDING_SPACE,
         "sha256": sha256_file(onnx_path),
         "license": license_,
@@ -66,6 +67,7 @@ def export_sound_encoder(
             "fmax": mel.FMAX,
         },
         "listen_labels": listen_labels(),
+        **({"listen_floor": metrics["listen_floor"]["value"]} if "listen_floor" in metrics else {}),
         "inputs": [
             tensor_spec("mel", ["N", mel.N_MELS, "T"], "log-mel (studio.audio.mel.log_mel) of a window")
         ],
@@ -73,21 +75,41 @@ def export_sound_encoder(
         "training": {
             "config": cfg.to_dict(),
             "data": "studio.world.sounds procedural sounds (bank synthesised from the config seed)"
-            + (
-                "; real recordings: the train split of studio/audio/real_sounds/manifest.json "
-                f"(share {cfg.real_share:g}, capture augmentation {cfg.augment:g})"
-                if cfg.real_dir
-                else ""
-            ),
+            + (_real_data(cfg) if cfg.real_dir else ""),
             "seed": cfg.seed,
             "steps": state["step"],
             "clips_seen": state["step"] * cfg.batch,
             "wall_time_s": round(float(state["wall_time_s"]), 1),
+            "cpu_hours": round(float(state["wall_time_s"]) * cfg.threads / 3600.0, 3),
             "hardware": f"{platform.machine()} CPU, torch {torch.__version__}",
             "final_losses": state.get("metrics", {}),
-            "reproduce": f"studio train --config configs/{cfg.name}.json",
+            "reproduce": ("studio sounds fetch && " if cfg.real_dir else "")
+            + f"studio train --config configs/{cfg.name}.json",
         },
         "metrics": metrics,
     }
     out.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def version_prefix(cfg: SoundConfig) -> str:
+    """Encoders trained on real recordings are a newer generation than synthetic-only ones of the
+    same step count (1.1.600 > 1.0.600), so new recipes are heard by them."""
+    return "1.1" if cfg.real_dir else "1.0"
+
+
+def _real_data(cfg: SoundConfig) -> str:
+    """What the real half of the training data was: the set `studio sounds fetch` builds."""
+    from studio.audio.real_set import RealSetError, training_clips
+    from studio.training.sound_encoder import real_folder
+
+    try:
+        clips = training_clips(real_folder(cfg.real_dir or ""))
+        counted = f"{len(clips)} clips of {len({kind for _, kind in clips})} kinds, "
+    except RealSetError:
+        counted = ""
+    return (
+        "; real recordings: the train split of studio/audio/real_sounds/manifest.json as "
+        f"`studio sounds fetch` builds it ({counted}share {cfg.real_share:g}, "
+        f"capture augmentation {cfg.augment:g})"
+    )

@@ -21,6 +21,7 @@ from PIL import Image
 
 from studio.inference.audio_encoder import AudioEncoder, blend_toward, loudness_strength
 from studio.inference.pipeline import AssetSource, Pipeline, PipelineError
+from studio.inference.sound_pin import pinned
 from studio.limits import memory_limit, require
 from studio.recipe import Recipe
 
@@ -75,7 +76,7 @@ def animation_frames(
     encoder = AudioEncoder(pipe.engine.session(audio_info.path), audio_info)
     sounds, loudness = frame_conditioning(encoder, samples, fps)
     prompt = pipe.encode_text(info, [recipe.prompt])[0]
-    base = recipe.replace(sound=None, strength=0.0)
+    base = pinned(recipe.replace(sound=None, strength=0.0), audio_info)  # the frames' sounds were heard by it
     step = max(1, min(BATCH, memory_limit() // (6 * recipe.size * recipe.size)))
     done = 0
     for start in range(0, len(sounds), step):

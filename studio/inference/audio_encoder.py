@@ -8,11 +8,14 @@ silence the net never heard).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from studio.audio.io import Audio
 from studio.audio.mel import log_mel_batch
 from studio.inference.manifest import ModelError, ModelInfo
+from studio.inference.sound_pin import pin_of
 
 MAX_WINDOWS = 32  # a 10-minute file is summarised by 32 evenly spread windows, not thousands
 
@@ -88,3 +91,37 @@ def rank_labels(pipe, info: ModelInfo, samples: np.ndarray) -> list[tuple[str, f
         for centre, label in pipe.label_centres(info)
     ]
     return sorted(scores, key=lambda row: -row[1])
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What a sound encoder heard: its labels ranked best first, and the encoder's calibrated
+    `listen_floor` (top-1 cosine) below which it cannot place the sound rather than guess."""
+
+    ranked: list[tuple[str, float, dict[str, str]]]
+    encoder: str  # "NAME VERSION"
+    floor: float | None  # None: the encoder was not calibrated, so it names every sound
+
+    @property
+    def placed(self) -> bool:
+        return bool(self.ranked) and (self.floor is None or self.ranked[0][1] >= self.floor)
+
+    def verdict(self) -> str:
+        """ "sounds like Rain 0.61" or "can't place this sound (closest: Rain 0.31)"."""
+        if not self.ranked:
+            return "nothing heard"
+        name, score, _ = self.ranked[0]
+        if self.placed:
+            return f"sounds like {name} {score:.2f}"
+        return f"can't place this sound (closest: {name} {score:.2f})"
+
+
+def listen(pipe, info: ModelInfo, samples: np.ndarray) -> Heard:
+    """rank_labels with the verdict of the encoder that heard it (`studio listen`, the Sound panel)."""
+    audio_info = pipe.audio_encoder_for(info)
+    floor = audio_info.manifest.get("listen_floor")
+    return Heard(
+        rank_labels(pipe, info, samples),
+        pin_of(audio_info),
+        None if floor is None else float(floor),
+    )

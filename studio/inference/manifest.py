@@ -449,6 +449,9 @@ def _audio_encoder_fields(
         prompts = label.get("prompts")
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
             raise c.fail(f"listen_labels[{i}].prompts", "must be a non-empty list of strings")
+    floor = c.get("listen_floor", (int, float), required=False)
+    if floor is not None and not -1.0 <= float(floor) <= 1.0:
+        raise c.fail("listen_floor", f"must be a cosine from -1 to 1, not {floor!r}")
     dim = embedding.shape[1]
     return {"dim": dim if isinstance(dim, int) and dim > 0 else None}
 

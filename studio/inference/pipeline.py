@@ -35,6 +35,8 @@ from studio.inference.engine import Engine
 from studio.inference.layout import LAYOUT_KEY, index_png, pick_layouts
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.registry import ModelRegistry
+from studio.inference.sound_pin import encoder_for_recipe, newest, pinned
+from studio.inference.sound_words import prompt_moved
 from studio.inference.text_encoder import TextEncoder, TextEncoderError
 from studio.limits import require
 from studio.recipe import Recipe, RecipeError, clean_prompt
@@ -171,8 +173,9 @@ class Pipeline:
         except TextEncoderError as exc:
             raise ModelError(str(exc)) from exc
 
-    def audio_encoder_for(self, info: ModelInfo) -> ModelInfo:
-        """The newest installed audio encoder of the generator's embedding space."""
+    def audio_encoder_for(self, info: ModelInfo, recipe: Recipe | None = None) -> ModelInfo:
+        """The audio encoder of the generator's embedding space that hears a sound: the one that
+        heard `recipe`'s sound (studio.inference.sound_pin), else the newest, for new sounds."""
         found = [
             m
             for m in self.registry.models()
@@ -182,11 +185,16 @@ class Pipeline:
             raise ModelError(
                 f"{info.name} has no sound encoder of embedding space {info.embedding_space!r} installed"
             )
-        return max(found, key=lambda m: m.version_key)
+        return newest(found) if recipe is None else encoder_for_recipe(found, recipe, self._notice)
 
-    def encode_sound(self, info: ModelInfo, samples: np.ndarray) -> np.ndarray:
-        """A sound (mono float32 at the encoder's rate) as a [D] vector in the generator's text space."""
-        audio_info = self.audio_encoder_for(info)
+    def pin_sound_encoder(self, recipe: Recipe) -> Recipe:
+        """A recipe whose sound is new, stamped with the encoder that hears it (the newest)."""
+        return pinned(recipe, self.audio_encoder_for(self.registry.get(recipe.model)))
+
+    def encode_sound(self, info: ModelInfo, samples: np.ndarray, recipe: Recipe | None = None) -> np.ndarray:
+        """A sound (mono float32 at the encoder's rate) as a [D] vector in the generator's text space,
+        heard by the encoder `audio_encoder_for(info, recipe)` picks."""
+        audio_info = self.audio_encoder_for(info, recipe)
         return AudioEncoder(self.engine.session(audio_info.path), audio_info).embed(samples)
 
     def sound_rate(self, info: ModelInfo) -> int:
@@ -197,10 +205,12 @@ class Pipeline:
     ) -> Recipe:
         """A preview recipe moved by a live sound: through the attributes it implies where the
         generator has them (the picture keeps its words and layout), else by blending the text.
-        `hold`: groups the artist unticked; the sound leaves them as the recipe has them."""
+        `hold`: groups the artist unticked; the sound leaves them as the recipe has them.
+        The preview is stamped with the encoder that heard the sound, so a capture keeps it."""
         info = self.registry.get(recipe.model)
-        vector = self.encode_sound(info, sound)
-        implied = self.sound_attributes(info, vector) if info.attribute_groups else {}
+        recipe = self.pin_sound_encoder(recipe)
+        vector = self.encode_sound(info, sound, recipe)
+        implied = self.sound_attributes(info, vector, recipe) if info.attribute_groups else {}
         if implied:
             moved = {g: v for g, v in implied.items() if g not in hold}
             return recipe.replace(extra={**recipe.extra, SOUND_ATTRIBUTES_KEY: moved}, strength=strength)
@@ -328,10 +338,11 @@ class Pipeline:
             log.info(text)
             self._notices.append(text)
 
-    def label_centres(self, info: ModelInfo) -> list[tuple[np.ndarray, dict]]:
-        """(unit centre of its prompts' embeddings, label) for each sound the generator's sound
-        encoder names in `listen_labels`; computed once per encoder pair (live sound asks per frame)."""
-        audio_info = self.audio_encoder_for(info)
+    def label_centres(self, info: ModelInfo, recipe: Recipe | None = None) -> list[tuple[np.ndarray, dict]]:
+        """(unit centre of its prompts' embeddings, label) for each sound the sound encoder
+        `audio_encoder_for(info, recipe)` names in `listen_labels`; computed once per encoder pair
+        (live sound asks per frame)."""
+        audio_info = self.audio_encoder_for(info, recipe)
         key = (audio_info.path, self.registry.text_encoder_for(info).path)
         if key not in self._label_centres:
             labels = audio_info.manifest.get("listen_labels") or []
@@ -342,10 +353,12 @@ class Pipeline:
             ]
         return self._label_centres[key]
 
-    def sound_attributes(self, info: ModelInfo, sound: np.ndarray) -> dict[str, str]:
-        """The scene attributes a sound implies (owl → night), from the nearest of the sound
-        encoder's labels; only the groups this generator has. Empty: it implies none (waves)."""
-        centres = self.label_centres(info)
+    def sound_attributes(
+        self, info: ModelInfo, sound: np.ndarray, recipe: Recipe | None = None
+    ) -> dict[str, str]:
+        """The scene attributes a sound implies (owl → night), from the nearest of the labels of the
+        encoder that heard it; only the groups this generator has. Empty: it implies none (waves)."""
+        centres = self.label_centres(info, recipe)
         if not centres:
             return {}
         _centre, label = max(centres, key=lambda item: float(sound @ item[0]))
@@ -360,7 +373,7 @@ class Pipeline:
             return within(info.attribute_groups, live)
         if recipe.sound is None:
             return {}
-        return self.sound_attributes(info, self._recipe_sound(info, recipe, assets))
+        return self.sound_attributes(info, self._recipe_sound(info, recipe, assets), recipe)
 
     def _moves_attributes(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> bool:
         """A sound edit moves attributes instead of blending the text: its sound implies some, or the
@@ -402,8 +415,9 @@ class Pipeline:
             raise PipelineError(str(exc)) from exc
 
     def _recipe_sound(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
-        """The embedding of a recipe's sound asset (cached per encoder and sound)."""
-        audio_info = self.audio_encoder_for(info)
+        """The embedding of a recipe's sound asset by the encoder that heard it (cached per encoder
+        and sound)."""
+        audio_info = self.audio_encoder_for(info, recipe)
         key = (audio_info.path, recipe.sound or "")
         if key not in self._sound_embeddings:
             data = _asset(assets, recipe.sound or "", "sound")
@@ -411,7 +425,7 @@ class Pipeline:
                 audio = read_audio(data, rate=int(audio_info.manifest.get("sample_rate", 16000)))
             except AudioError as exc:
                 raise PipelineError(f"the recipe's sound cannot be used: {exc}") from exc
-            self._sound_embeddings[key] = self.encode_sound(info, audio.samples)
+            self._sound_embeddings[key] = self.encode_sound(info, audio.samples, recipe)
         return self._sound_embeddings[key]
 
     def _text(self, info: ModelInfo, recipes: list[Recipe], assets: AssetSource | None) -> np.ndarray:
@@ -427,7 +441,11 @@ class Pipeline:
             encoded = self.encode_text(info, [recipes[i].prompt for i in todo])
             for i, vector in zip(todo, encoded, strict=True):
                 recipe = recipes[i]
-                if (
+                moves = self._sound_mix(info, recipe, assets)
+                if moves:  # the edit says its move in words too (sound_words)
+                    worded = self.encode_text(info, [prompt_moved(recipe.prompt, moves)])[0]
+                    vector = blend_toward(vector, worded, float(np.clip(recipe.strength, 0.0, 1.0)))
+                elif (
                     recipe.sound is not None
                     and recipe.strength != 0
                     and not self._moves_attributes(info, recipe, assets)

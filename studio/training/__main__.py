@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 
 from studio.training.config import TrainConfig
-from studio.training.run import run_training
+from studio.training.run import run_training, stop_on_terminate
 
 
 def main() -> None:
@@ -24,12 +24,15 @@ def main() -> None:
     parser.add_argument("--data-b", type=Path, help="translator: pictures of the second domain")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    should_stop = stop_on_terminate()
     if json.loads(args.config.read_text()).get("kind") == "translator":
         from studio.training.translator import load_config, train_translator
 
         cfg = load_config(args.config, args.data_a, args.data_b)
         cfg.steps = args.steps if args.steps is not None else cfg.steps
-        train_translator(cfg, args.out or Path("runs") / cfg.name, resume=args.resume)
+        train_translator(
+            cfg, args.out or Path("runs") / cfg.name, resume=args.resume, should_stop=should_stop
+        )
         return
     run_training(
         TrainConfig.load(args.config),
@@ -38,6 +41,7 @@ def main() -> None:
         resume=args.resume,
         steps=args.steps,
         init=args.init,
+        should_stop=should_stop,
     )
 
 

@@ -49,6 +49,7 @@ class TrainConfig(JsonConfig):
     attributes: bool = False  # generator only: a time/weather/season input beside the text
     attr_drop: float = 0.3  # share of attribute groups given to G as "unknown" (text alone must do)
     noise: bool = False  # generator only: a per-pixel noise input reaching every block
+    upsample: str = "nearest"  # generator trunk's ×2 resize; "bilinear" keeps 8-px squares out of the skips
     global_weight: float = 1.0  # oasis only: weight of the picture-level text-match hinge
     fresh_lr_mult: float = 1.0  # oasis only: learning-rate factor of G's parts that start at zero
     d_warmup: int = 0  # oasis only: steps that train D alone first (a fresh D beside an --init G)

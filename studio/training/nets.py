@@ -54,10 +54,24 @@ class GenBlock(nn.Module):
 
     With `noise`, a per-pixel noise map is added after each convolution with a learned per-channel
     scale (StyleGAN): the seed then moves clouds, foliage and light, not only a global tint. The
-    scales start at zero, so a generator trained without noise starts unchanged."""
+    scales start at zero, so a generator trained without noise starts unchanged.
 
-    def __init__(self, cin: int, cout: int, num_classes: int, cond_dim: int, pool: int, noise: bool = False):
+    `upsample` "nearest" (the 1.x/2.x models) carries the 8×8 block's cells through every skip as
+    8-px squares; pushed on low frequencies (run v3) they showed as a grid. "bilinear" has no
+    parameters, so a trained generator can switch and fine-tune (run v4)."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        num_classes: int,
+        cond_dim: int,
+        pool: int,
+        noise: bool = False,
+        upsample: str = "nearest",
+    ):
         super().__init__()
+        self.upsample = upsample
         self.fuse1 = SpadeFusion(cin, num_classes, cond_dim, pool)
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
         self.fuse2 = SpadeFusion(cout, num_classes, cond_dim, pool)
@@ -68,7 +82,10 @@ class GenBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor | None = None
     ) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        if self.upsample == "bilinear":
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        else:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         h = self.conv1(F.leaky_relu(self.fuse1(x, labels, cond), 0.2))
         if self.noise_scale is not None and noise is not None:
             n = noise_at(noise, self.fuse1.pool)
@@ -129,9 +146,12 @@ class Generator(nn.Module):
         trunk: int = 0,
         attr_dim: int = 0,
         noise: bool = False,
+        upsample: str = "nearest",
     ):
         super().__init__()
         trunk = trunk or resolution
+        if upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"upsample must be nearest or bilinear, not {upsample!r}")
         if resolution % trunk or (resolution // trunk) & (resolution // trunk - 1):
             raise ValueError(f"resolution {resolution} must be the trunk's {trunk} times a power of two")
         self.z_dim, self.resolution, self.num_classes = z_dim, resolution, num_classes
@@ -147,7 +167,7 @@ class Generator(nn.Module):
         self.fc = nn.Linear(cond_dim, chans[0] * 16)
         pools = [resolution // 2 ** (i + 3) for i in range(len(chans) - 1)]  # blocks run at 8, 16, … px
         self.blocks = nn.ModuleList(
-            GenBlock(a, b, num_classes, cond_dim, p, noise)
+            GenBlock(a, b, num_classes, cond_dim, p, noise, upsample)
             for a, b, p in zip(chans[:-1], chans[1:], pools, strict=True)
         )
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], 3, 3, padding=1), nn.Tanh())

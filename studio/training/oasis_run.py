@@ -58,6 +58,7 @@ def build_generator(cfg) -> Generator:
         cfg.trunk,
         attr_dim=sum(GROUPS) if cfg.attributes else 0,
         noise=cfg.noise,
+        upsample=cfg.upsample,
     )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from studio.training.config import TrainConfig
@@ -23,6 +26,16 @@ def shipped_embedder(threads: int = 1):
     ).encode
 
 
+def stop_on_terminate() -> Callable[[], bool]:
+    """`kill PID` (SIGTERM) ends a run between steps, so its `finally` stops the world producer
+    process: killed outright, the producer outlived the trainer and kept rendering on a core.
+    Resume starts from the last snapshot, as after any stop."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop.is_set
+
+
 def run_training(
     cfg: TrainConfig,
     out_dir: Path | None = None,
@@ -31,6 +44,7 @@ def run_training(
     steps: int | None = None,
     progress=None,
     init: Path | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> dict:
     if data is not None:
         cfg.data = str(data)
@@ -40,4 +54,4 @@ def run_training(
         cfg.steps = steps
     out = out_dir or Path("runs") / cfg.name
     log.info("training %s (%s) into %s", cfg.name, cfg.kind, out)
-    return train(cfg, out, shipped_embedder(), resume=resume, progress=progress)
+    return train(cfg, out, shipped_embedder(), resume=resume, progress=progress, should_stop=should_stop)

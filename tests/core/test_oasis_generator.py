@@ -295,3 +295,75 @@ def test_world_producer_ends_when_its_trainer_is_killed():
     if not gone():
         os.kill(producer, 9)
         pytest.fail("the world producer outlived its killed trainer")
+
+
+def test_bilinear_upsampling_takes_a_nearest_generators_weights_and_exports(tmp_path):
+    """The v4 switch: no parameters change, so a trained nearest generator loads as it is; the
+    exported bilinear model renders with parity (export checks it) through the real pipeline."""
+    nearest = Generator(8, 4, resolution=16, attr_dim=11, noise=True)
+    bilinear = Generator(8, 4, resolution=16, attr_dim=11, noise=True, upsample="bilinear")
+    bilinear.load_state_dict(nearest.state_dict())  # strict: the same parameters
+    with pytest.raises(ValueError, match="nearest or bilinear"):
+        Generator(8, 4, resolution=16, upsample="bicubic")
+    cfg = TrainConfig(name="tiny-bilinear", steps=2, upscaler=None, upsample="bilinear", **TINY, **OASIS)
+    train(cfg, tmp_path / "run", shipped_embedder())
+    models = tmp_path / "models"
+    models.mkdir()
+    if link_shipped_text_encoder(models) is None:
+        pytest.skip("the shipped text encoder is not exported")
+    export_checkpoint(tmp_path / "run" / "checkpoint.pt", models / "tiny-bilinear")
+    pipe = Pipeline(ModelRegistry([models]), device="cpu")
+    (recipe,) = pipe.recipes_for("a lake at dawn", count=1, model="tiny-bilinear", size=16)
+    (image,) = pipe.render([recipe])
+    assert image.shape == (16, 16, 3)
+
+
+def test_a_killed_run_stops_its_world_producer(tmp_path):
+    """`kill PID` (SIGTERM) must not leave the scene-rendering process running on a core."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"name": "tiny-kill", "steps": 100000, "upscaler": None, **TINY, **OASIS}))
+    log = tmp_path / "train.log"
+    with log.open("w") as out:
+        trainer = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "studio.training",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "run"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while "step 3/" not in log.read_text() and trainer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "step 3/" in log.read_text(), log.read_text()[-2000:]
+        children = Path(f"/proc/{trainer.pid}/task/{trainer.pid}/children").read_text().split()
+        assert children, "the world producer should run in its own process"
+        trainer.send_signal(signal.SIGTERM)
+        assert trainer.wait(timeout=60) == 0
+
+        def alive(pid: str) -> bool:
+            try:
+                return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+            except FileNotFoundError:
+                return False
+
+        deadline = time.monotonic() + 15  # the resource tracker leaves once its pipe closes
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not [pid for pid in children if alive(pid)]
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()

@@ -15,7 +15,11 @@ from studio.inference.registry import ModelRegistry
 from studio.paths import shipped_models_dir
 from studio.world.classes import CLASS_INDEX
 
-UPSCALERS = {"landscape64": "landscape_sr", "landscape128": "landscape_sr128"}  # generator: its upscaler
+UPSCALERS = {  # generator: its upscaler
+    "landscape64": "landscape_sr",
+    "landscape128": "landscape_sr128",
+    "landscape128_v4": "landscape_sr128",
+}
 SHIPPED = [g for g in UPSCALERS if (shipped_models_dir() / f"{g}.onnx").exists()]
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped generator is exported")
 
@@ -49,7 +53,7 @@ def test_registry_accepts_every_shipped_model():
         assert gen.example_prompts and gen.concepts and len(gen.label_classes) == 11
         assert registry.upscaler_for(gen).name == UPSCALERS[name]
         assert registry.layout_prior_for(gen).name == "layout_prior64"  # 64 px maps also serve 128 px
-    sharpest = max(SHIPPED, key=lambda g: names[g].resolution)
+    sharpest = max(SHIPPED, key=lambda g: (names[g].resolution, names[g].version_key))  # then newest
     assert Pipeline(registry, device="cpu").default_generator().name == sharpest
 
 

@@ -170,7 +170,8 @@ def test_cli_listen_and_generate_with_sound(models_dir: Path, tmp_path: Path, ca
     wav = tmp_path / "storm.wav"
     write_wav(wav, _wave("thunderstorm", seconds=3.0), SAMPLE_RATE)
     assert main(["listen", str(wav), "--top", "3", "--device", "cpu"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    verdict, *lines = capsys.readouterr().out.strip().splitlines()
+    assert verdict.startswith(("sounds like ", "can't place this sound")) and "[sound_encoder" in verdict
     assert len(lines) == 3 and float(lines[0].split()[0]) >= float(lines[-1].split()[0])
     assert "thunder" in lines[0].lower() or "rain" in lines[0].lower()
     out = tmp_path / "edit.png"

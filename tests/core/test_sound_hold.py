@@ -54,3 +54,36 @@ def test_holding_every_group_moves_nothing_and_blends_no_text(pipe: Pipeline) ->
     assert np.array_equal(pipe.render([live])[0], plain)
     assert np.array_equal(pipe.render([held], assets)[0], plain)  # stored: nothing moves, no text blend
     assert np.array_equal(pipe.recipe_conditioning(held, assets), pipe.recipe_conditioning(recipe))
+
+
+def test_a_sound_edit_says_its_move_in_words_too(pipe: Pipeline) -> None:
+    """The text moves toward the prompt rewritten to the ticked attributes (not toward the sound,
+    and not for the held groups): the generator follows its training wording best."""
+    from studio.inference.audio_encoder import blend_toward
+    from studio.inference.sound_words import prompt_moved
+
+    crickets = synth("crickets", np.random.default_rng(3), seconds=3.0)  # → night, summer
+    (recipe,) = pipe.recipes_for("a lake at noon in winter", count=1, model="tiny-attr", size=16)
+    live = pipe.live_sound(recipe, crickets, 0.6, hold={"season"})
+    assert live.extra[SOUND_KEY] == {"time": "night"}
+    assert prompt_moved(recipe.prompt, live.extra[SOUND_KEY]) == "a lake in winter at night"
+    words, moved = pipe.encode_text(
+        pipe.registry.get("tiny-attr"), [recipe.prompt, "a lake in winter at night"]
+    )
+    assert np.allclose(pipe.recipe_conditioning(live), blend_toward(words, moved, 0.6), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "moves", "expected"),
+    [
+        ("desert dunes at noon", {"time": "night"}, "desert dunes at night"),
+        ("a misty lake at dawn", {"weather": "stormy"}, "a lake at dawn during a storm"),
+        ("a lake at night", {"time": "night"}, "a lake at night"),  # already says it
+        ("", {"time": "dawn"}, "at dawn"),
+        ("a foggy forest, at midday", {"season": "winter"}, "a foggy forest, at midday in winter"),
+    ],
+)
+def test_prompt_moved_cuts_the_old_phrase_and_adds_the_new(prompt, moves, expected) -> None:
+    from studio.inference.sound_words import prompt_moved
+
+    assert prompt_moved(prompt, moves) == expected

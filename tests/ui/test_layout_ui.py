@@ -71,7 +71,7 @@ def test_seed_browser_picks_the_layout_generate_would(qtbot, monkeypatch, layout
 
     win = _window(qtbot, monkeypatch, layout_models, project_dir)
     ids = generate(qtbot, win, "snowy mountains over a lake", seed=1)  # seeds 1 and 2
-    controller = VariationsController(win.session, win.history, win.view)
+    controller = VariationsController(win.session, win.view)
     win.select_node(ids[0])
     with qtbot.waitSignal(win.worker.preview, timeout=RENDER_MS):
         controller.step_seed(1)

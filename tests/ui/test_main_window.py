@@ -297,3 +297,21 @@ def test_status_bar_says_why_the_cpu_runs(window: MainWindow) -> None:
         pytest.skip("this machine has an NVIDIA driver")
     assert window.provider_label.text() == "provider: CPU"
     assert "no NVIDIA GPU found" in window.provider_label.toolTip()
+
+
+def test_the_session_owns_the_selection_controllers_follow(qtbot, window: MainWindow) -> None:
+    ids = generate(qtbot, window, "a lake in the hills", seed=3)
+    seen: list[str] = []
+    window.session.selection_changed.connect(seen.append)
+    click_history(qtbot, window, ids[1])
+    assert window.session.selected == ids[1] and seen[-1] == ids[1]
+    with qtbot.waitSignal(window.session.committed, timeout=RENDER_MS) as blocker:
+        window.variations.vary()  # the Variations panel works on the session's node
+    assert all(node.parents == (ids[1],) for node in blocker.args[0])
+    click_history(qtbot, window, ids[1])
+    assert window.sound.base() == window.project.node(ids[1]).recipe
+    window.delete_node(ids[1])  # trashing the selected node: nothing is selected any more
+    assert window.session.selected != ids[1]
+    window.undo_stack.undo()
+    click_history(qtbot, window, ids[1])
+    assert window.session.selected == ids[1]

@@ -11,6 +11,7 @@ from ui_helpers import LOAD_MS, RENDER_MS, generate
 
 from studio.audio.io import SAMPLE_RATE, read_audio, write_wav
 from studio.inference.pipeline import sketch_indices
+from studio.inference.sound_pin import SOUND_ENCODER_KEY
 from studio.project.store import Project
 from studio.world.classes import CLASS_INDEX
 from studio.world.sounds import synth
@@ -203,6 +204,8 @@ def test_sound_apply_commits_an_exact_edit(qtbot, window: MainWindow, rain_wav: 
     assert node.kind == "sound" and node.parents == (ids[1],)
     assert node.recipe.sound and node.recipe.strength > 0
     assert node.recipe.seed == window.project.node(ids[1]).recipe.seed
+    newest = window.worker._pipe.audio_encoder_for(window.worker._pipe.registry.get(node.recipe.model))
+    assert node.recipe.extra[SOUND_ENCODER_KEY] == f"{newest.name} {newest.version}"  # pinned
     stored = read_audio(window.project.assets.get(node.recipe.sound))
     assert abs(stored.seconds - 3.0) < 0.01
     pipe = window.worker._pipe
@@ -226,6 +229,7 @@ def test_live_sound_previews_then_capture(qtbot, window: MainWindow, rain_wav: P
     panel.live_button.click()
     node = window.project.node(blocker.args[0][0])
     assert node.kind == "sound" and node.recipe.sound is not None
+    assert SOUND_ENCODER_KEY in node.recipe.extra  # the encoder the live frames were heard by
 
 
 def test_animate_writes_a_gif(qtbot, window: MainWindow, rain_wav: Path, tmp_path: Path) -> None:

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon
 from ui_helpers import LOAD_MS, RENDER_MS
 
 from studio.project.store import Project
-from ui.history_panel import HistoryPanel
 from ui.image_view import ImageView
 from ui.session import Session
 from ui.settings import Settings
@@ -52,12 +50,10 @@ def _replied(session: Session) -> threading.Event:
 
 def test_a_controller_needs_only_a_session(qtbot, session: Session) -> None:
     nodes = _commit(qtbot, session, "a misty lake")
-    history, view = HistoryPanel(), ImageView()
-    qtbot.addWidget(history)
+    view = ImageView()
     qtbot.addWidget(view)
-    history.set_nodes(nodes, lambda _node: QIcon())
-    history.select(nodes[0].id)
-    controller = VariationsController(session, history, view)
+    controller = VariationsController(session, view)
+    session.select(nodes[0].id)
     assert controller.parent() is session and session.parent() is None  # no window anywhere
     preview = controller.step_seed(1)
     qtbot.waitUntil(view.has_image, timeout=RENDER_MS)  # the preview reached this controller's view

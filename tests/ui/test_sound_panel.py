@@ -285,6 +285,8 @@ def test_defaults_and_listen_results(panel: SoundPanel) -> None:
     assert text.index("rain") < text.index("thunder") < text.index("wind")
     panel.set_listen_results([])
     assert panel.listen_label.text() == "Sounds like: —"
+    panel.set_listen_results([("Wind", 0.2), ("Rain", 0.31)], placed=False)  # under the encoder's floor
+    assert panel.listen_label.text() == "Can't place this sound (closest: Rain 0.31)"
 
 
 def test_play_without_output_device_says_so(qtbot, panel: SoundPanel, wav: Path) -> None:

@@ -14,7 +14,7 @@ LEFT = Qt.MouseButton.LeftButton
 
 def _controller(win) -> VariationsController:
     """A second controller on the window's session, with a panel of its own."""
-    return VariationsController(win.session, win.history, win.view)
+    return VariationsController(win.session, win.view)
 
 
 def _click_and_wait(qtbot, win, button) -> list[str]:

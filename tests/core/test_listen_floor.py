@@ -1,0 +1,111 @@
+"""A sound the encoder cannot place says so instead of guessing: the calibrated listen floor, the
+out-of-world sounds it is calibrated on, and the shipped encoder on real WAVs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.audio.io import SAMPLE_RATE, read_audio, write_wav
+from studio.eval.listen_floor import calibrate_floor
+from studio.eval.out_of_world import KINDS, out_of_world, out_of_world_clips
+from studio.inference.audio_encoder import Heard, listen
+from studio.inference.manifest import ModelError, parse_manifest
+from studio.inference.pipeline import Pipeline
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "sounds"
+SHIPPED = Path(__file__).resolve().parents[2] / "exported_models"
+
+
+@pytest.fixture(scope="module")
+def floored(pipeline: Pipeline) -> Pipeline:
+    """The test pipeline, whose newest sound encoder ships a listen floor."""
+    info = pipeline.default_generator()
+    try:
+        audio_info = pipeline.audio_encoder_for(info)
+    except ModelError as exc:
+        pytest.skip(f"no sound encoder: {exc}")
+    if audio_info.manifest.get("listen_floor") is None:
+        pytest.skip(f"{audio_info.name} has no listen floor")
+    return pipeline
+
+
+def _tone(hz: float = 1000.0, seconds: float = 3.0) -> np.ndarray:
+    """A test tone. (At 440 Hz or 800 Hz the shipped encoder hears an owl's hoot or crickets.)"""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.1 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def test_out_of_world_sounds_are_what_they_say() -> None:
+    clips = out_of_world_clips(per_kind=2)
+    assert [kind for kind, _ in clips] == [k for k in KINDS for _ in range(2)]
+    for kind, clip in clips:
+        assert clip.dtype == np.float32 and clip.shape == (4 * SAMPLE_RATE,) and np.all(np.isfinite(clip))
+        rms_db = 20 * np.log10(max(float(np.sqrt(np.mean(clip**2))), 1e-12))
+        assert rms_db < -200 if kind == "silence" else -31 < rms_db < -9
+    sine = out_of_world("sine", np.random.default_rng(1))
+    peak = np.abs(np.fft.rfft(sine)).argmax() / 4.0  # Hz: 4 s of samples
+    assert 110 <= peak <= 3000
+    with pytest.raises(ValueError, match="unknown out-of-world sound"):
+        out_of_world("kazoo", np.random.default_rng(0))
+
+
+def test_floor_keeps_the_most_right_placements_and_refuses_the_most_strangers() -> None:
+    floor = calibrate_floor(
+        real=np.array([0.9, 0.85, 0.8, 0.7]),
+        real_hits=np.array([True, True, False, True]),
+        out=np.array([0.6, 0.75, 0.82]),
+        out_kinds=["sine", "sine", "white_noise"],
+        synthetic=np.array([0.95, 0.8]),
+        synthetic_hits=np.array([True, True]),
+    )
+    assert floor["value"] == pytest.approx(0.85)
+    assert floor["real_heldout_correct_kept"] == pytest.approx(0.667)
+    assert floor["real_heldout_placed"] == 0.5 and floor["real_heldout_right_when_placed"] == 1.0
+    assert floor["out_of_world_refused"] == 1.0
+    assert floor["out_of_world_refused_by_kind"] == {"sine": 1.0, "white_noise": 1.0}
+    assert floor["synthetic_heldout_correct_kept"] == 0.5
+    nothing_right = calibrate_floor(np.array([0.9]), np.array([False]), np.array([0.5]), ["sine"], [], [])
+    assert nothing_right == {}
+
+
+def test_verdict_names_the_closest_sound_below_the_floor() -> None:
+    ranked = [("Rain", 0.31, {"weather": "rainy"}), ("Wind", 0.2, {})]
+    assert Heard(ranked, "enc 1", 0.5).verdict() == "can't place this sound (closest: Rain 0.31)"
+    assert Heard(ranked, "enc 1", 0.3).verdict() == "sounds like Rain 0.31"
+    assert Heard(ranked, "enc 1", None).placed  # an uncalibrated encoder names every sound
+
+
+def test_shipped_encoder_refuses_a_tone_and_places_a_real_recording(floored: Pipeline) -> None:
+    info = floored.default_generator()
+    tone = listen(floored, info, _tone())
+    assert not tone.placed and tone.verdict().startswith("can't place this sound (closest: ")
+    silence = listen(floored, info, np.zeros(2 * SAMPLE_RATE, np.float32))
+    assert not silence.placed
+    owl = listen(floored, info, read_audio(REAL / "owl__owl.wav").samples)
+    assert owl.placed and owl.ranked[0][0] == "Owl" and owl.verdict().startswith("sounds like Owl ")
+
+
+def test_cli_listen_says_it_cannot_place_a_tone(
+    floored: Pipeline, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from studio.cli import main
+
+    monkeypatch.setenv("SYNESTHESIA_MODELS", str(floored.registry.folders[0]))
+    wav = tmp_path / "tone.wav"
+    write_wav(wav, _tone(), SAMPLE_RATE)
+    assert main(["listen", str(wav), "--top", "2", "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("can't place this sound (closest: ") and len(lines) == 3
+
+
+def test_manifest_refuses_a_floor_that_is_not_a_cosine(tmp_path: Path) -> None:
+    shipped = SHIPPED / "sound_encoder.json"
+    data = json.loads(shipped.read_text())
+    for bad in (1.5, "high", float("nan")):
+        with pytest.raises(ModelError, match="listen_floor"):
+            parse_manifest(shipped, {**data, "listen_floor": bad})
+    assert parse_manifest(shipped, {**data, "listen_floor": 0.8}).manifest["listen_floor"] == 0.8
