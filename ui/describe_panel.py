@@ -14,13 +14,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.describe.describe import Description
 from studio.describe.match import Match
+from ui.scroll import scroll_body
 
 DESCRIBE_SHORTCUT = "Ctrl+Shift+D"
 IDLE_TEXT = f"Select a picture and press Describe ({DESCRIBE_SHORTCUT}), or describe a picture file."
@@ -135,12 +135,7 @@ class DescribePanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_body(self, inner)
 
     # --- states ---------------------------------------------------------------------------------
     def _clear(self) -> None:

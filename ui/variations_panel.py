@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -30,6 +29,7 @@ from superqt import QElidingLabel, QLabeledDoubleSlider
 
 from studio.variations import MAX_PARENTS, Direction
 from ui.accessibility import name_parts
+from ui.scroll import scroll_body
 from ui.theme import set_tooltip_deep
 
 STRIP_THUMB = 56
@@ -71,12 +71,7 @@ class VariationsPanel(QWidget):
         layout.addWidget(self._build_breed())
         layout.addWidget(self._build_directions())
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_body(self, inner)
 
     # --- construction ---------------------------------------------------------------------------
     def _build_vary(self) -> QGroupBox:
