@@ -29,8 +29,7 @@ from studio.describe.decode import greedy
 from studio.describe.vocab import PAD, Vocabulary, training_vocabulary
 from studio.inference.attributes import GROUPS, attributes_for_prompt
 from studio.training.config import TrainConfig
-from studio.training.contrastive import conv_block
-from studio.training.image_encoder import augment, to_input
+from studio.training.image_encoder import augment, picture_features, to_input
 from studio.training.loop import _restore, _snapshot, wrap
 from studio.world.captions import make_caption
 from studio.world.scene import render_scene, render_scenes, sample_attributes
@@ -47,14 +46,7 @@ class CaptionNet(nn.Module):
         super().__init__()
         if resolution % 16:
             raise ValueError(f"a captioner's resolution must be a multiple of 16, not {resolution}")
-        self.features = nn.Sequential(  # R → R/16, as the image encoder's stem and blocks
-            nn.Conv2d(3, width, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-            conv_block(width, 2 * width),
-            conv_block(2 * width, 4 * width),
-        )
+        self.features = picture_features(width)  # R → R/16, as the image encoder reads pictures
         cells = (resolution // 16) ** 2
         self.image = nn.Sequential(nn.Linear(4 * width * (2 + cells), hidden), nn.ReLU(inplace=True))
         self.init_hidden = nn.Linear(hidden, hidden)

@@ -54,6 +54,19 @@ class ImageConfig(JsonConfig):
     snapshot_every: int = 100
 
 
+def picture_features(width: int) -> nn.Sequential:
+    """Picture R → 4·width maps at R/16: a strided 4×4 stem keeps 64 px detail (stars, rain)
+    cheaply. The captioner reads pictures through the same layers (same state_dict keys)."""
+    return nn.Sequential(
+        nn.Conv2d(3, width, 4, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        conv_block(width, 2 * width),
+        conv_block(2 * width, 4 * width),
+    )
+
+
 class ImageEncoder(nn.Module):
     """image [N, 3, R, R] in [-1, 1] → (unit embedding [N, dim], pooled features [N, 8·width]).
 
@@ -63,14 +76,7 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, width: int = 32, dim: int = 384) -> None:
         super().__init__()
-        self.features = nn.Sequential(  # a strided 4x4 stem keeps 64 px detail (stars, rain) cheaply
-            nn.Conv2d(3, width, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-            conv_block(width, 2 * width),
-            conv_block(2 * width, 4 * width),
-        )
+        self.features = picture_features(width)
         self.head = nn.Sequential(nn.Linear(8 * width, 512), nn.ReLU(inplace=True), nn.Linear(512, dim))
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
