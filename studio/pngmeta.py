@@ -78,6 +78,14 @@ def read_recipe(source: Path | str | bytes) -> Recipe:
     return Recipe.from_dict(data)
 
 
+def carried_prompt(data: bytes) -> str:
+    """The prompt of the recipe a studio PNG carries ("" for any other picture: there is none to match)."""
+    try:
+        return read_recipe(data).prompt
+    except RecipeError:
+        return ""
+
+
 def read_pixels(source: Path | str | bytes) -> np.ndarray:
     """HxWx3 uint8 pixels of a PNG (to compare a re-render with a stored image)."""
     image, name = _open(source)

@@ -20,6 +20,7 @@ from ui.theme import apply_dark_theme
 log = logging.getLogger(__name__)
 
 SCREENSHOT_TIMEOUT_MS = 180_000
+MATCH_WAIT_MS = 10_000  # a screenshot waits this long for the results' match scores
 EXIT_ERROR, EXIT_LOCKED, EXIT_TIMEOUT = 1, 2, 3
 
 
@@ -74,7 +75,8 @@ def _report(headless: bool, title: str, text: str) -> None:
 
 
 def _arm_screenshot(app: QApplication, window: MainWindow, out: Path) -> None:
-    """Generate the example prompt once the models are ready, grab the window when results show."""
+    """Generate the example prompt once the models are ready, grab the window when results show
+    with their match scores (or after MATCH_WAIT_MS without them)."""
 
     def grab_and_quit(code: int) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -86,8 +88,14 @@ def _arm_screenshot(app: QApplication, window: MainWindow, out: Path) -> None:
         window.prompt_panel.set_recipe(window.example_prompt(), window.prompt_panel.seed_value())
         window.generate()
 
+    def when_scored(waited_ms: int = 0) -> None:
+        if window.matches.pending() and waited_ms < MATCH_WAIT_MS:
+            QTimer.singleShot(100, lambda: when_scored(waited_ms + 100))
+        else:
+            QTimer.singleShot(400, lambda: grab_and_quit(0))
+
     window.models_ready.connect(on_ready)
-    window.batch_shown.connect(lambda _ids: QTimer.singleShot(400, lambda: grab_and_quit(0)))
+    window.batch_shown.connect(lambda _ids: QTimer.singleShot(100, when_scored))
     window.message_shown.connect(lambda _text: QTimer.singleShot(400, lambda: grab_and_quit(EXIT_ERROR)))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: grab_and_quit(EXIT_TIMEOUT))
 

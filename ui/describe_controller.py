@@ -1,7 +1,7 @@
 """Describe: the selected picture (or a picture file) in words, read in the worker, shown in the panel.
 
-The describer (`studio.describe.Describer`) loads models and encodes its caption bank, so it is
-built once in the worker and kept with the pipeline it was built on. The caption is matched
+The describer (`studio.describe.Describer`) loads models and encodes its caption bank, so the
+worker keeps one per pipeline (`pipeline_describer`, shared with the match scores). The caption is matched
 against the picture's prompt (a node's, or the recipe a studio PNG carries), so the artist sees
 when the picture missed the words. A newer request replaces a waiting one ("describe" lane); a
 reply for anything but the newest request is not shown.
@@ -11,25 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
-from studio.describe.describe import Describer, Description, picture_from_bytes
+from studio.describe.describe import Description, picture_from_bytes, pipeline_describer
 from studio.describe.match import match_score
+from studio.describe.node_match import BEAM
 from studio.image_input import ImageInputError
 from studio.inference.manifest import ModelError
 from studio.limits import MemoryLimitError, read_file
-from studio.pngmeta import read_recipe
+from studio.pngmeta import carried_prompt
 from studio.project.store import Project
-from studio.recipe import RecipeError
 from ui.describe_panel import IDLE_TEXT, DescribePanel
 from ui.prompt_panel import PromptPanel
 from ui.session import JobHandle, Session
 from ui.worker import Job, JobError
 
-BEAM = 3  # as `studio describe`: beam search never scores below greedy
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
 
 
@@ -44,7 +42,6 @@ class DescribeController(QObject):
         self.panel.use_requested.connect(self.use_as_prompt)
         self.caption = ""  # the caption shown, for Use as prompt
         self._handle: JobHandle | None = None
-        self._describer: tuple[Any, Describer] | None = None  # (pipeline, describer): worker thread only
 
     # --- asking ---------------------------------------------------------------------------------
     def describe_node(self, node_id: str) -> JobHandle | None:
@@ -82,9 +79,13 @@ class DescribeController(QObject):
                 picture, notes = picture_from_bytes(data, what)
             except ImageInputError as exc:  # too small, not a picture, a bomb: the core says which
                 raise JobError(str(exc)) from exc
-            description = self._describer_for(pipe).describe([picture], BEAM)[0]
+            try:
+                describer = pipeline_describer(pipe)
+            except ModelError as exc:  # nothing to describe with: a refusal that says what to install
+                raise JobError(str(exc)) from exc
+            description = describer.describe([picture], BEAM)[0]
             description.notes[:0] = notes
-            return description, prompt if prompt is not None else _carried_prompt(data)
+            return description, prompt if prompt is not None else carried_prompt(data)
 
         self.panel.show_busy(f"Describing {what}…")
         self.session.status(f"Describing {what}…", 8000)
@@ -96,15 +97,6 @@ class DescribeController(QObject):
         )
         self._handle = handle
         return handle
-
-    def _describer_for(self, pipe) -> Describer:
-        """The describer of this pipeline (worker thread); nothing to describe with is a refusal."""
-        if self._describer is None or self._describer[0] is not pipe:
-            try:
-                self._describer = (pipe, Describer(pipe.registry, pipe.engine))
-            except ModelError as exc:
-                raise JobError(str(exc)) from exc
-        return self._describer[1]
 
     # --- replies --------------------------------------------------------------------------------
     def _show(self, handle: JobHandle, what: str, description: Description, prompt: str) -> None:
@@ -133,11 +125,3 @@ class DescribeController(QObject):
         line.insert(self.caption)
         line.setFocus()
         self.session.status("The caption is the prompt now: Generate renders it", 5000)
-
-
-def _carried_prompt(data: bytes) -> str:
-    """The prompt of the recipe a studio PNG carries ("" for any other picture)."""
-    try:
-        return read_recipe(data).prompt
-    except RecipeError:
-        return ""

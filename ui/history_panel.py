@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 
 from studio.bulk import gc_paused
+from studio.describe.node_match import NodeMatch
 from studio.project.store import Node
 from studio.project.tags import TagError, parse_tags
 from ui.line_edit_undo import PassUndoWhenClean
+from ui.match_badge import badge_width, match_tooltip, paint_badge
 from ui.row_labels import node_title
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
@@ -43,6 +45,7 @@ KINDS = ("generate", "paint", "masked", "sound", "import", "translate")
 ALL = ""  # combo data for "no kind / model filter"
 
 IconFor = Callable[[Node], QIcon]
+MatchFor = Callable[[Node], NodeMatch | None]
 
 
 def node_tooltip(node: Node, tags: list[str]) -> str:
@@ -74,11 +77,26 @@ class HistoryFilter:
 
 
 class _LazyIconDelegate(QStyledItemDelegate):
-    """Asks the panel for a row's thumbnail when the row is painted, so hidden rows cost nothing."""
+    """Asks the panel for a row's thumbnail and match score when the row is painted, so hidden rows
+    cost nothing; the score is a pill at the row's right end, the label elided before it."""
 
     def __init__(self, panel: HistoryPanel) -> None:
         super().__init__(panel.tree)
         self._panel = panel
+
+    def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        found = self._panel.match(index.data(NODE_ROLE))
+        if found is None:
+            super().paint(painter, option, index)
+            return
+        row = QStyleOptionViewItem(option)
+        self.initStyleOption(row, index)
+        style = row.widget.style() if row.widget is not None else self._panel.style()
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, row, painter, row.widget)
+        label = QStyleOptionViewItem(option)
+        label.rect = option.rect.adjusted(0, 0, -badge_width(option.fontMetrics, found) - 6, 0)
+        super().paint(painter, label, index)
+        paint_badge(painter, option.rect, found, Qt.Corner.TopRightCorner)
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:  # noqa: N802
         super().initStyleOption(option, index)
@@ -141,6 +159,7 @@ class HistoryPanel(QWidget):
         self._tags: dict[str, list[str]] = {}
         self._icons: dict[str, QIcon] = {}
         self._icon_for: IconFor | None = None
+        self._match_for: MatchFor | None = None
         self._hidden: set[str] = set()
         self._context: set[str] = set()  # shown only because a descendant matches
         self._current = ""
@@ -367,7 +386,22 @@ class HistoryPanel(QWidget):
         return text
 
     def tooltip(self, node_id: str) -> str:
-        return node_tooltip(self._nodes[node_id], self._tags.get(node_id, []))
+        node = self._nodes[node_id]
+        match = match_tooltip(self._match_for(node) if self._match_for is not None else None)
+        return node_tooltip(node, self._tags.get(node_id, [])) + (f"\n{match}" if match else "")
+
+    def set_match_source(self, match_for: MatchFor | None) -> None:
+        """Where rows get their match score (None: no scores shown); asked only for painted rows."""
+        self._match_for = match_for
+        self.tree.viewport().update()
+
+    def match(self, node_id: str | None) -> NodeMatch | None:
+        node = self._nodes.get(node_id or "")
+        return self._match_for(node) if node is not None and self._match_for is not None else None
+
+    def refresh_matches(self, _node_ids: list[str]) -> None:
+        """Scores arrived: repaint (rows ask again as they are painted)."""
+        self.tree.viewport().update()
 
     def titles_made(self) -> int:
         """How many row labels were worked out so far (shows that they are lazy)."""

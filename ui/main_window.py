@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.describe.node_match import NodeMatch
 from studio.pngmeta import encode_png, read_recipe
 from studio.project.store import Node, Project, ProjectError, ProjectLockedError
 from studio.project.tags import load_tags
@@ -44,6 +45,7 @@ from ui.describe_panel import DESCRIBE_SHORTCUT
 from ui.file_names import export_name
 from ui.history_panel import NODE_ROLE, THUMB, HistoryPanel
 from ui.image_view import ImageView
+from ui.match_book import MatchBook
 from ui.paint_controller import PaintController
 from ui.prompt_panel import PromptPanel
 from ui.session import JobHandle, Session
@@ -220,6 +222,10 @@ class MainWindow(QMainWindow):
         self.describe_dock = self._dock("Describe", self.describe.panel, "Ctrl+Alt+D")
         self.tabifyDockWidget(self.variations_dock, self.describe_dock)
         self.translate = TranslateController(self.session, self)
+        self.matches = MatchBook(self.session)
+        self.matches.changed.connect(self.history.refresh_matches)
+        self.matches.changed.connect(self.grid.refresh_matches)
+        self._show_matches(self.settings.show_match)
         self.paint_dock.raise_()
         name_parts(self)  # labeled sliders: their inner parts get the wrapper's name
 
@@ -1003,6 +1009,15 @@ class MainWindow(QMainWindow):
         self.settings.save()
         if device_changed:
             self.worker.configure(settings.device)
+        self._show_matches(settings.show_match)
+
+    def _show_matches(self, on: bool) -> None:
+        """Match scores next to every result, or none (describing costs a little CPU per result)."""
+        self.history.set_match_source(self.matches.match if on else None)
+        self.grid.set_match_source(self._tile_match if on else None)
+
+    def _tile_match(self, node_id: str) -> NodeMatch | None:
+        return self.matches.match(self.project.node(node_id)) if node_id in self.project else None
 
     def _show_notice(self, text: str) -> None:
         """The session's notices: the status bar and a toast; never blocks the user."""

@@ -33,6 +33,7 @@ class Settings:
     count: int = 4
     privacy: bool = False  # strip the recipe from exported PNGs
     imagine_layout: bool = True  # text-only prompts start from a layout of the layout prior
+    show_match: bool = True  # a match score (caption vs prompt) next to every result
     last_project: str = ""
     recent_projects: list[str] = field(default_factory=list)
     recent_prompts: list[str] = field(default_factory=list)
@@ -49,6 +50,7 @@ class Settings:
         self.count = min(MAX_COUNT, max(MIN_COUNT, count))
         self.privacy = bool(self.privacy)
         self.imagine_layout = bool(self.imagine_layout)
+        self.show_match = bool(self.show_match)
         self.last_project = self.last_project if isinstance(self.last_project, str) else ""
         self.recent_projects = _strings(self.recent_projects)[:MAX_RECENT_PROJECTS]
         self.recent_prompts = _strings(self.recent_prompts)[:MAX_RECENT_PROMPTS]

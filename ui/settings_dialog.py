@@ -59,6 +59,13 @@ class SettingsDialog(QDialog):
             "chosen by the seed; the picture follows it and the Paint tab shows it for repainting. "
             "Off: the generator invents the structure itself (blurrier)."
         )
+        self.match_check = QCheckBox("Show how well each result matches its prompt")
+        self.match_check.setChecked(settings.show_match)
+        self.match_check.setToolTip(
+            "Each result is captioned in the background and gets a score in its corner: green when "
+            "the caption names everything the prompt asked for (time, weather, season, lake, forest…), "
+            "amber for half or more, red below. Its tooltip says what the picture shows."
+        )
         self.privacy = QCheckBox("Strip the recipe from exported PNGs")
         self.privacy.setChecked(settings.privacy)
         self.privacy.setToolTip("Privacy: exported PNGs carry no prompt, seed or model")
@@ -75,6 +82,7 @@ class SettingsDialog(QDialog):
         form.addRow("Output size", self.size)
         form.addRow("Variations", self.count)
         form.addRow("Layout", self.layout_check)
+        form.addRow("Prompt match", self.match_check)
         form.addRow("PNG metadata", self.privacy)
         form.addRow("", explain)
         buttons = QDialogButtonBox(
@@ -110,4 +118,5 @@ class SettingsDialog(QDialog):
             count=self.count.value(),
             privacy=self.privacy.isChecked(),
             imagine_layout=self.layout_check.isChecked(),
+            show_match=self.match_check.isChecked(),
         )

@@ -1,8 +1,10 @@
-"""The grid of variations from one generation: click selects, double-click opens it large."""
+"""The grid of variations from one generation: click selects, double-click opens it large; each
+tile carries its match score (what the picture shows against its prompt) in a corner."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPainter, QPalette, QPen, QPixmap
@@ -16,6 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.describe.node_match import NodeMatch
+from ui.match_badge import match_tooltip, paint_badge
+
 NODE_ROLE = Qt.ItemDataRole.UserRole
 FRAME = 3  # selection frame width in pixels
 
@@ -23,6 +28,10 @@ FRAME = 3  # selection frame width in pixels
 class _FramedTileDelegate(QStyledItemDelegate):
     """Draws each picture exactly as it is; selection is a frame around it, never a tint, because a
     tinted tile misleads the artist's colour judgement."""
+
+    def __init__(self, grid: VariationsGrid) -> None:
+        super().__init__(grid)
+        self._grid = grid
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         icon = index.data(Qt.ItemDataRole.DecorationRole)
@@ -42,6 +51,9 @@ class _FramedTileDelegate(QStyledItemDelegate):
             half = FRAME // 2 + 1
             painter.drawRect(target.adjusted(-half, -half, half - 1, half - 1))
             painter.restore()
+        found = self._grid.match(index.data(NODE_ROLE))
+        if found is not None:
+            paint_badge(painter, target, found, Qt.Corner.BottomRightCorner)
 
 
 class VariationsGrid(QListWidget):
@@ -62,6 +74,8 @@ class VariationsGrid(QListWidget):
         self.setAccessibleName("Results grid")
         self.setItemDelegate(_FramedTileDelegate(self))
         self._images: list[QImage] = []
+        self._tips: dict[str, str] = {}
+        self._match_for: Callable[[str], NodeMatch | None] | None = None
         self.itemClicked.connect(lambda item: self.selected.emit(item.data(NODE_ROLE)))
         self.itemDoubleClicked.connect(lambda item: self.opened.emit(item.data(NODE_ROLE)))
         self.currentItemChanged.connect(self._on_current)
@@ -71,13 +85,35 @@ class VariationsGrid(QListWidget):
         self.blockSignals(True)
         self.clear()
         self._images = [image for _, image, _ in entries]
-        for node_id, _image, tip in entries:
+        self._tips = {node_id: tip for node_id, _image, tip in entries}
+        for node_id, _image, _tip in entries:
             item = QListWidgetItem()
             item.setData(NODE_ROLE, node_id)
-            item.setToolTip(tip)
             self.addItem(item)
+            self._set_tip(item)
         self.blockSignals(False)
         self._relayout()
+
+    def set_match_source(self, match_for: Callable[[str], NodeMatch | None] | None) -> None:
+        """Where tiles get their match score by node id (None: no scores shown)."""
+        self._match_for = match_for
+        self.refresh_matches(self.node_ids())
+
+    def match(self, node_id: str | None) -> NodeMatch | None:
+        return self._match_for(node_id) if node_id and self._match_for is not None else None
+
+    def refresh_matches(self, node_ids: list[str]) -> None:
+        """Scores arrived for these nodes: their tooltips say what the pictures show, tiles repaint."""
+        wanted = set(node_ids)
+        for i in range(self.count()):
+            if self.item(i).data(NODE_ROLE) in wanted:
+                self._set_tip(self.item(i))
+        self.viewport().update()
+
+    def _set_tip(self, item: QListWidgetItem) -> None:
+        node_id = item.data(NODE_ROLE)
+        match = match_tooltip(self.match(node_id))
+        item.setToolTip(self._tips.get(node_id, "") + (f"\n{match}" if match else ""))
 
     def node_ids(self) -> list[str]:
         return [self.item(i).data(NODE_ROLE) for i in range(self.count())]

@@ -52,10 +52,19 @@ def _show_notices(pipe: Pipeline) -> None:
         print(f"note: {notice}", file=sys.stderr)
 
 
-def _open_project(folder: Path, create: bool) -> Project:
+def _open_project(folder: Path, create: bool, keep: bool = False) -> Project:
+    """`create`: make the folder a project if it is not one. An existing project opens read-only
+    unless the command `keep`s something in it; open in the app, it then opens read-only anyway."""
+    from studio.project.errors import ProjectLockedError
     from studio.project.store import Project
 
-    project = Project.open(folder, create=create, readonly=not create)
+    try:
+        project = Project.open(folder, create=create, readonly=not (create or keep))
+    except ProjectLockedError:
+        if create or not keep:
+            raise
+        print("note: the project is open in the app, so nothing is kept in it this time", file=sys.stderr)
+        project = Project.open(folder, create=False, readonly=True)
     for line in project.report:
         print(f"note: {line}", file=sys.stderr)
     return project
@@ -101,6 +110,9 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strength", type=float, help="how far the sound moves the picture, 0..1 (default: its loudness)"
     )
+    p.add_argument(
+        "--match", action="store_true", help="caption each picture and say how well it shows the prompt"
+    )
     p.set_defaults(run=run_generate)
 
 
@@ -145,10 +157,15 @@ def run_generate(args: argparse.Namespace) -> int:
             for path, png in zip(_output_paths(output, len(pngs)), pngs, strict=True):
                 _write(path, png)
                 print(path)
+        nodes = []
         if project is not None:
             for recipe, png in zip(recipes, pngs, strict=True):
-                node = project.add_node(kind=kind, recipe=recipe, image_png=png)
-                print(f"node {node.id} seed {recipe.seed}")
+                nodes.append(project.add_node(kind=kind, recipe=recipe, image_png=png))
+                print(f"node {nodes[-1].id} seed {recipe.seed}")
+        if args.match:
+            from studio.cli.describe import print_generated_matches
+
+            print_generated_matches(pipe, args.prompt, images, project, nodes)
     finally:
         if project is not None:
             project.close()
@@ -215,13 +232,23 @@ def add_history(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("history", help="list the history nodes of a project")
     p.add_argument("project", type=Path, help="project folder")
     p.add_argument("--json", action="store_true", help="print JSON (one list) instead of a table")
+    p.add_argument(
+        "--match",
+        action="store_true",
+        help="caption each picture and show how well it names what its prompt asked for "
+        "(captions are kept in the project, so only new pictures are described)",
+    )
+    p.add_argument("--device", choices=DEVICES, default="auto", help="device for --match (default auto)")
     p.set_defaults(run=run_history)
 
 
 def run_history(args: argparse.Namespace) -> int:
-    project = _open_project(args.project, create=False)
+    from studio.cli.describe import match_cell, match_project_nodes
+
+    project = _open_project(args.project, create=False, keep=args.match)
     try:
         nodes = project.nodes()
+        matches = match_project_nodes(project, nodes, args.device) if args.match else None
     finally:
         project.close()
     if args.json:
@@ -236,6 +263,7 @@ def run_history(args: argparse.Namespace) -> int:
                 "note": n.note,
                 "image": n.image,
                 "recipe": n.recipe.to_dict(),
+                **({} if matches is None else {"match": _match_json(matches.get(n.id))}),
             }
             for n in nodes
         ]
@@ -247,11 +275,19 @@ def run_history(args: argparse.Namespace) -> int:
         created = dt.datetime.fromtimestamp(n.created).strftime("%Y-%m-%d %H:%M:%S")
         star = "*" if n.starred else " "
         prompt = n.recipe.prompt if len(n.recipe.prompt) <= 60 else n.recipe.prompt[:57] + "..."
+        match = "" if matches is None else f"{match_cell(matches.get(n.id))}  "
         print(
             f"{star} {n.id}  parent {n.parent or '-':<16}  {n.kind:<10} {created}  "
-            f"{n.recipe.model} seed {n.recipe.seed} {n.recipe.size}px  {prompt!r}"
+            f"{n.recipe.model} seed {n.recipe.seed} {n.recipe.size}px  {match}{prompt!r}"
         )
     return 0
+
+
+def _match_json(found: Any) -> dict | None:
+    """A node's match for `studio history --json --match` (None: no prompt, or no picture to read)."""
+    if found is None:
+        return None
+    return {"caption": found.caption, "captioner": found.model, **found.match.to_dict()}
 
 
 # ---------------------------------------------------------------- render

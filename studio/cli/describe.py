@@ -1,14 +1,21 @@
-"""`studio describe IMAGE` (a caption and the scene it names) and `studio eval-describe` (its metrics)."""
+"""`studio describe IMAGE` (a caption and the scene it names), `studio eval-describe` (its metrics), and
+the match scores `studio history --match` and `studio generate --match` print."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.cli.inputs import read_input
 from studio.errors import CommandError
+
+if TYPE_CHECKING:
+    from studio.describe.node_match import NodeMatch
+    from studio.project.store import Node, Project
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -37,8 +44,10 @@ def add_describe(sub: argparse._SubParsersAction) -> None:
 
 def run_describe(args: argparse.Namespace) -> int:
     from studio.describe.describe import Describer, picture_from_bytes
+    from studio.describe.match import match_score
     from studio.inference.engine import Engine
     from studio.inference.registry import ModelRegistry
+    from studio.pngmeta import carried_prompt
 
     data = read_input(args.image, "picture")
     picture, notes = picture_from_bytes(data, str(args.image))
@@ -47,8 +56,11 @@ def run_describe(args: argparse.Namespace) -> int:
     description = describer.describe([picture], beam=args.beam)[0]
     description.notes[:0] = notes
     notes = description.notes + engine.drain_notices()
+    prompt = carried_prompt(data)
+    match = match_score(prompt, description.caption) if prompt.strip() else None
     if args.json:
-        print(json.dumps({**description.to_dict(), "notes": notes, "beam": args.beam}, indent=2))
+        extra = {"prompt": prompt, "match": match.to_dict()} if match is not None else {}
+        print(json.dumps({**description.to_dict(), **extra, "notes": notes, "beam": args.beam}, indent=2))
         return 0
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -62,7 +74,58 @@ def run_describe(args: argparse.Namespace) -> int:
     if description.method == "retrieval":
         how = f"retrieval, cosine {description.score:.3f}"
     print(f"model: {description.model} ({how})")
+    if match is not None:
+        print(f"match: {match.summary()} (its recipe asked for {prompt!r})")
     return 0
+
+
+def match_project_nodes(project: Project, nodes: Sequence[Node], device: str) -> dict[str, NodeMatch]:
+    """Match scores of `nodes` (node id → NodeMatch), describing on stderr what is not kept yet."""
+    from studio.describe.describe import Describer
+    from studio.describe.node_match import match_nodes
+    from studio.inference.engine import Engine
+    from studio.inference.registry import ModelRegistry
+
+    engine = Engine(device)
+    describer = Describer(ModelRegistry(), engine, segment=False)
+    for note in describer.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+    def progress(done: int, total: int) -> bool:
+        print(f"describing pictures {done + 1}–{min(total, done + 4)} of {total}…", file=sys.stderr)
+        return True
+
+    found = match_nodes(describer, project, nodes, progress)
+    for note in engine.drain_notices():
+        print(f"note: {note}", file=sys.stderr)
+    return found
+
+
+def print_generated_matches(
+    pipe, prompt: str, images: list, project: Project | None, nodes: list[Node]
+) -> None:
+    """`studio generate --match`: what each new picture shows and how well that names the prompt;
+    with --project the captions are kept for the app's match scores."""
+    from studio.describe.describe import Describer
+    from studio.describe.match import match_score
+    from studio.describe.node_match import BEAM, keep_captions
+
+    describer = Describer(pipe.registry, pipe.engine, segment=False)
+    for note in describer.notes:
+        print(f"note: {note}", file=sys.stderr)
+    captions = [d.caption for d in describer.describe(images, BEAM, classes=False)]
+    for i, caption in enumerate(captions):
+        where = f"image {i + 1}" if len(captions) > 1 else "image"
+        print(f"{where} shows: {caption}")
+        if prompt.strip():
+            print(f"  match: {match_score(prompt, caption).summary()}")
+    if project is not None:
+        keep_captions(project, describer.model, {n.image: c for n, c in zip(nodes, captions, strict=True)})
+
+
+def match_cell(found: NodeMatch | None) -> str:
+    """A fixed-width table cell: "match 2/3", "match 67%" or "match –" (no prompt, no picture)."""
+    return f"match {found.match.badge() if found is not None else '–':<4}"
 
 
 def add_eval_describe(sub: argparse._SubParsersAction) -> None:

@@ -8,6 +8,7 @@ What the CLI prints and what the app will show come from the same `Description`.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -147,10 +148,14 @@ class Describer:
             return None
         return Segmenter(self.engine, max(found, key=lambda m: (m.version_key, m.name)))
 
-    def describe(self, images: Sequence[np.ndarray], beam: int = 1) -> list[Description]:
-        """One Description per uint8 HxWx3 picture (any size of at least 8 px a side)."""
+    def describe(
+        self, images: Sequence[np.ndarray], beam: int = 1, classes: bool = True
+    ) -> list[Description]:
+        """One Description per uint8 HxWx3 picture (any size of at least 8 px a side); `classes=False`
+        skips the segmenter (a match score needs only the caption)."""
         captions = self.captioner.describe(images, beam)
-        class_maps = self.segmenter.segment(list(images)) if self.segmenter is not None else None
+        segment = classes and self.segmenter is not None
+        class_maps = self.segmenter.segment(list(images)) if segment else None
         out = []
         for i, caption in enumerate(captions):
             read = read_attributes(caption.text)
@@ -178,3 +183,15 @@ class Describer:
         shares = np.bincount(class_map.ravel(), minlength=len(names)) / class_map.size
         order = [int(i) for i in np.argsort(-shares, kind="stable") if i > 0 and shares[i] >= MIN_CLASS_SHARE]
         return [(names[i], float(shares[i])) for i in order]
+
+
+_PIPELINE_DESCRIBERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def pipeline_describer(pipe) -> Describer:
+    """The one Describer of a pipeline (the app's worker thread only): its models and caption bank
+    load once, shared by the Describe panel and the match scores, and go with the pipeline."""
+    describer = _PIPELINE_DESCRIBERS.get(pipe)
+    if describer is None:
+        describer = _PIPELINE_DESCRIBERS[pipe] = Describer(pipe.registry, pipe.engine)
+    return describer

@@ -47,6 +47,12 @@ class Match:
     def hits(self) -> int:
         return sum(a == s for a, s in self.groups.values()) + sum(self.features.values())
 
+    def badge(self) -> str:
+        """Short enough for a row or a tile: "2/3" (items shown of asked), "67%" (shared words), "–"."""
+        if self.items:
+            return f"{self.hits}/{self.items}"
+        return "–" if self.score is None else f"{self.score:.0%}"
+
     def summary(self) -> str:
         """One line: "time night ✓ · weather rainy ✗ (clear) · lake ✓ — 2/3"."""
         parts = []

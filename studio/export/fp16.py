@@ -38,9 +38,10 @@ def add_fp16_twin(manifest_path: Path, tolerance: float = TOLERANCE) -> dict:
     data = read_manifest(manifest_path)
     source = manifest_path.with_suffix(".onnx")
     twin = manifest_path.with_name(manifest_path.stem + FP16_SUFFIX)
+    folded = _constant_folded(source, twin)
     with warnings.catch_warnings():  # it reports every weight below fp16's range that it rounds
         warnings.simplefilter("ignore", UserWarning)
-        model = float16.convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+        model = float16.convert_float_to_float16(folded, keep_io_types=True)
     onnx.save(model, str(twin))
     feeds = feeds_for(data, np.random.default_rng(0))
     try:
@@ -56,6 +57,24 @@ def add_fp16_twin(manifest_path: Path, tolerance: float = TOLERANCE) -> dict:
     manifest_path.write_text(json.dumps(data, indent=2) + "\n")
     log.info("wrote %s (max abs diff to fp32 %.2g)", twin.name, diff)
     return entry
+
+
+def _constant_folded(source: Path, scratch: Path):
+    """The graph with constants folded by onnxruntime's basic (standard-ONNX) optimisations.
+
+    torch exports a clamp's bounds as Cast(Constant); the fp16 converter retypes such a Cast's
+    output to float16 but leaves its `to` at float32, and onnxruntime refuses the twin. Folded,
+    the bounds are plain constants the converter handles."""
+    import onnx
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(scratch)
+    try:
+        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        return onnx.load(str(scratch))
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def _max_diff(source: Path, twin: Path, feeds: dict[str, np.ndarray]) -> float:

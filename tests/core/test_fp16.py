@@ -66,8 +66,29 @@ def test_no_twin_without_parity(folder: Path) -> None:
 @pytest.mark.skipif(not (SHIPPED / "landscape64.fp16.onnx").is_file(), reason="no shipped fp16 twin")
 def test_shipped_twins_are_registered() -> None:
     registry = ModelRegistry([SHIPPED])
-    for name in ("landscape64", "landscape_sr", "landscape128", "landscape_sr128"):
+    for name in ("landscape64", "landscape_sr", "landscape128", "landscape_sr128", "landscape128_v4"):
         if not (SHIPPED / f"{name}.json").is_file():
             continue
         info = registry.get(name)
         assert info.fp16_path is not None and info.manifest["fp16"]["parity_max_abs_diff"] < 4e-3
+
+
+@pytest.mark.skipif(not (SHIPPED / "landscape128_v4.json").is_file(), reason="no shipped v4 generator")
+def test_a_graph_with_clamps_gets_a_twin(tmp_path: Path) -> None:
+    """v4's clamp bounds are exported as Cast(Constant); unfolded, the converter made a twin that
+    onnxruntime refused ("Type Error … /Cast")."""
+    for suffix in (".json", ".onnx"):
+        shutil.copy(SHIPPED / f"landscape128_v4{suffix}", tmp_path / f"landscape128_v4{suffix}")
+    (tmp_path / "landscape128_v4.json").write_text(
+        json.dumps(
+            {
+                k: v
+                for k, v in json.loads((tmp_path / "landscape128_v4.json").read_text()).items()
+                if k != "fp16"
+            }
+        )
+    )
+    entry = add_fp16_twin(tmp_path / "landscape128_v4.json")
+    assert entry["parity_max_abs_diff"] < 4e-3
+    assert load_model(tmp_path / "landscape128_v4.json").fp16_path == tmp_path / "landscape128_v4.fp16.onnx"
+    assert not list(tmp_path.glob("*.fp16.onnx.*"))  # no scratch file left behind
