@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from studio_cli import run_studio
 
 from studio.describe.decode import beam_search, greedy
 from studio.describe.match import match_score
@@ -308,24 +306,6 @@ def test_onnx_greedy_and_beam_decoding(captioner: dict) -> None:
 
 
 # ---------------------------------------------------------------- `studio describe`
-def _studio(
-    home: Path, *args: str | Path, cwd: Path, models: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SYNESTHESIA_HOME": str(home)}
-    env.pop("SYNESTHESIA_MODELS", None)  # the shipped folder: image encoder, text encoder, segmenter
-    if models is not None:
-        env["SYNESTHESIA_MODELS"] = str(models)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "studio.cli", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="module")
 def picture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("pictures") / "lake.png"
@@ -334,15 +314,23 @@ def picture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_describe_cli_with_the_captioner(captioner: dict, picture: Path, tmp_path: Path) -> None:
-    result = _studio(
-        captioner["home"], "describe", picture, "--model", "tinycap", "--device", "cpu", cwd=tmp_path
+    result = run_studio(
+        "describe", picture, "--model", "tinycap", "--device", "cpu", home=captioner["home"], cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].startswith("scene: time ") and "weather" in lines[1] and "season" in lines[1]
     assert lines[-1].startswith("model: tinycap 1.0.4 (beam 3)")
-    result = _studio(
-        captioner["home"], "describe", picture, "--model", "tinycap", "--json", "--beam", "1", cwd=tmp_path
+    result = run_studio(
+        "describe",
+        picture,
+        "--model",
+        "tinycap",
+        "--json",
+        "--beam",
+        "1",
+        home=captioner["home"],
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
@@ -350,7 +338,7 @@ def test_describe_cli_with_the_captioner(captioner: dict, picture: Path, tmp_pat
     assert set(out["attributes"]) == {"time", "weather", "season"} and out["score"] <= 0
     if (shipped_models_dir() / "segmenter64.json").is_file():
         assert out["classes"] and abs(sum(c["share"] for c in out["classes"]) - 1) < 0.2
-    bad = _studio(captioner["home"], "describe", picture, "--beam", "0", cwd=tmp_path)
+    bad = run_studio("describe", picture, "--beam", "0", home=captioner["home"], cwd=tmp_path)
     assert bad.returncode == 2 and "must be from 1" in bad.stderr
 
 
@@ -364,13 +352,13 @@ def test_describe_cli_falls_back_to_retrieval(picture: Path, tmp_path: Path) -> 
     for shipped in shipped_models_dir().iterdir():
         if not shipped.name.startswith("captioner"):
             (models / shipped.name).symlink_to(shipped)
-    result = _studio(tmp_path / "home", "describe", picture, "--json", cwd=tmp_path, models=models)
+    result = run_studio("describe", picture, "--json", home=tmp_path / "home", cwd=tmp_path, models=models)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["method"] == "retrieval" and out["caption"] in bank_captions()
     assert any("no captioner model is installed" in n for n in out["notes"])
     assert list((tmp_path / "home" / "cache").glob("describe-bank-*.npy"))  # the next call is quick
-    text = _studio(tmp_path / "home", "describe", picture, cwd=tmp_path, models=models)
+    text = run_studio("describe", picture, home=tmp_path / "home", cwd=tmp_path, models=models)
     assert "note: no captioner model is installed" in text.stderr and "retrieval, cosine" in text.stdout
 
 
@@ -471,7 +459,9 @@ def test_studio_models_lists_the_captioner(captioner: dict, monkeypatch, capsys)
 def test_training_a_captioner_on_a_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "pictures").mkdir()
     config = REPO_ROOT / "configs" / "captioner64.json"
-    result = _studio(tmp_path / "home", "train", "--config", config, "--data", "pictures", cwd=tmp_path)
+    result = run_studio(
+        "train", "--config", config, "--data", "pictures", home=tmp_path / "home", cwd=tmp_path
+    )
     assert result.returncode == 2 and "unexpected" not in result.stderr
     assert "the captioner trains on the procedural world's captions" in result.stderr
 

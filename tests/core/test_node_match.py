@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from studio_cli import run_studio
 
 from studio.describe.describe import Describer
 from studio.describe.match import match_score
 from studio.describe.node_match import MAX_CAPTION_CHARS, caption_key, match_nodes, stored_caption
 from studio.inference.engine import Engine
 from studio.inference.registry import ModelRegistry
-from studio.paths import REPO_ROOT, shipped_models_dir
+from studio.paths import shipped_models_dir
 from studio.project.store import Project
 from studio.recipe import Recipe
 from studio.world.scene import render_scenes
@@ -130,34 +128,13 @@ def test_stopping_early_describes_no_more(describer, project) -> None:
 
 
 # ---------------------------------------------------------------- the CLI
-def _studio(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SYNESTHESIA_HOME": str(home)}
-    env.pop("SYNESTHESIA_MODELS", None)  # the shipped models: generator, text encoder, captioner
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "studio.cli", *map(str, args)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_generate_and_history_print_the_match(tmp_path: Path) -> None:
     prompt = "a calm lake at night"
-    made = _studio(
-        tmp_path / "home",
-        "generate",
-        prompt,
-        "--count",
-        "2",
-        "--size",
-        "128",
-        "--device",
-        "cpu",
-        "--project",
-        tmp_path / "p",
-        "--match",
+    home, project = tmp_path / "home", tmp_path / "p"
+    made = run_studio(
+        *("generate", prompt, "--count", "2", "--size", "128", "--device", "cpu"),
+        *("--project", project, "--match"),
+        home=home,
     )
     assert made.returncode == 0, made.stderr
     shows = [line for line in made.stdout.splitlines() if line.startswith("image ")]
@@ -166,14 +143,14 @@ def test_generate_and_history_print_the_match(tmp_path: Path) -> None:
     for show, match in zip(shows, matches, strict=True):
         caption = show.split("shows: ", 1)[1]
         assert match == f"match: {match_score(prompt, caption).summary()}"
-    listed = _studio(tmp_path / "home", "history", tmp_path / "p", "--match", "--device", "cpu")
+    listed = run_studio("history", project, "--match", "--device", "cpu", home=home)
     assert listed.returncode == 0, listed.stderr
     assert "describing" not in listed.stderr  # generate --match kept the captions in the project
     rows = listed.stdout.splitlines()
     assert len(rows) == 2 and all("match " in row and prompt in row for row in rows)
-    as_json = json.loads(_studio(tmp_path / "home", "history", tmp_path / "p", "--json", "--match").stdout)
+    as_json = json.loads(run_studio("history", project, "--json", "--match", home=home).stdout)
     for node, show in zip(as_json, shows, strict=True):
         assert node["match"]["caption"] == show.split("shows: ", 1)[1]
         assert node["match"]["captioner"].startswith("captioner64") and 0 <= node["match"]["score"] <= 1
-    plain = json.loads(_studio(tmp_path / "home", "history", tmp_path / "p", "--json").stdout)
+    plain = json.loads(run_studio("history", project, "--json", home=home).stdout)
     assert "match" not in plain[0]  # without --match nothing is described

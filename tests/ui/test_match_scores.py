@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
-from ui_helpers import LOAD_MS, RENDER_MS, generate
+from ui_helpers import RENDER_MS, generate, open_window
 
 from studio.describe.match import match_score
 from studio.describe.node_match import caption_key, stored_caption
@@ -22,18 +22,9 @@ from studio.project.store import Project
 from ui.history_panel import NODE_ROLE
 from ui.main_window import MainWindow
 from ui.match_badge import badge_colour
-from ui.settings import Settings
 
 SHIPPED = REPO_ROOT / "exported_models"
 PROMPT = "a calm lake at night"
-
-
-def _open(qtbot, project_dir: Path) -> MainWindow:
-    win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
-        win.show()
-    return win
 
 
 @pytest.fixture
@@ -50,7 +41,7 @@ def captioner_env(studio_env: Path) -> Path:
 
 @pytest.fixture
 def match_window(qtbot, captioner_env: Path, project_dir: Path) -> Iterator[MainWindow]:
-    win = _open(qtbot, project_dir)
+    win = open_window(qtbot, project_dir)
     yield win
     win.close()
 
@@ -95,7 +86,7 @@ def test_every_result_shows_its_match_in_the_grid_and_the_history(qtbot, match_w
 def test_a_reopened_project_shows_its_scores_without_describing_again(
     qtbot, captioner_env: Path, project_dir: Path
 ) -> None:
-    win = _open(qtbot, project_dir)
+    win = open_window(qtbot, project_dir)
     ids = generate(qtbot, win, PROMPT, seed=3)
     before = _scored(qtbot, win, ids)
     model = before[0].model
@@ -103,7 +94,7 @@ def test_a_reopened_project_shows_its_scores_without_describing_again(
     win.close()
     with Project.open(project_dir) as project:  # a hand-edited caption is what a reopen must show
         project.meta_set(caption_key(model, images[0]), "a stormy sea at noon")
-    win = _open(qtbot, project_dir)
+    win = open_window(qtbot, project_dir)
     try:
         after = _scored(qtbot, win, ids)
         assert after[0].caption == "a stormy sea at noon"  # read back, not described again

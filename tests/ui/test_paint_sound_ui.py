@@ -7,31 +7,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from ui_helpers import LOAD_MS, RENDER_MS, generate
+from ui_helpers import RENDER_MS, generate, open_window
 
 from studio.audio.io import SAMPLE_RATE, read_audio, write_wav
 from studio.inference.pipeline import sketch_indices
 from studio.inference.sound_pin import SOUND_ENCODER_KEY
-from studio.project.store import Project
 from studio.world.classes import CLASS_INDEX
 from studio.world.sounds import synth
 from ui.canvas import Tool
 from ui.main_window import MainWindow
-from ui.settings import Settings
-
-
-def _open(qtbot, project_dir: Path) -> MainWindow:
-    """A window on the project, its models loaded (restart tests open the same project twice)."""
-    win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
-        win.show()
-    return win
 
 
 def _paint_tab_on_new_node(qtbot, project_dir: Path, prompt: str, seed: int) -> tuple[MainWindow, str]:
     """A window on the project with one generated node selected and the Paint tab shown."""
-    win = _open(qtbot, project_dir)
+    win = open_window(qtbot, project_dir)
     node_id = generate(qtbot, win, prompt, seed=seed)[0]
     win.select_node(node_id)
     win.show_paint()
@@ -136,7 +125,7 @@ def test_painting_survives_a_restart(qtbot, studio_env: Path, project_dir: Path)
     _snow_stroke(qtbot, canvas)
     painted = canvas.sketch()
     win.close()  # no keep: the stroke end already saved the sketch
-    again = _open(qtbot, project_dir)
+    again = open_window(qtbot, project_dir)
     qtbot.waitUntil(lambda: again.paint.base is not None, timeout=5000)
     assert again.paint.base.id == node_id
     assert np.array_equal(again.paint.canvas.sketch(), painted)
@@ -161,7 +150,7 @@ def test_paint_strokes_undo_across_a_restart(qtbot, studio_env: Path, project_di
     assert np.array_equal(canvas.sketch(), first)
     win.close()
 
-    again = _open(qtbot, project_dir)
+    again = open_window(qtbot, project_dir)
     canvas = again.paint.canvas
     stack = again.undo_stack
     assert np.array_equal(canvas.sketch(), first) and np.allclose(canvas.mask(), masked, atol=1 / 255)
@@ -176,7 +165,7 @@ def test_paint_strokes_undo_across_a_restart(qtbot, studio_env: Path, project_di
     assert np.array_equal(canvas.sketch(), loaded)
     again.close()
 
-    third = _open(qtbot, project_dir)  # undone strokes stay undone, and redo still reaches them
+    third = open_window(qtbot, project_dir)  # undone strokes stay undone, and redo still reaches them
     assert np.array_equal(third.paint.canvas.sketch(), loaded)
     third.undo_stack.redo()
     assert np.array_equal(third.paint.canvas.sketch(), first)
@@ -425,7 +414,7 @@ def test_contact_sheet_and_project_zip_round_trip(qtbot, window: MainWindow, tmp
 
 
 def test_undo_history_survives_a_restart(qtbot, studio_env: Path, project_dir: Path) -> None:
-    win = _open(qtbot, project_dir)
+    win = open_window(qtbot, project_dir)
     ids = generate(qtbot, win, "a lake", seed=1)
     win.set_star(ids[0], True)
     win.set_note(ids[0], "keep this")
@@ -433,7 +422,7 @@ def test_undo_history_survives_a_restart(qtbot, studio_env: Path, project_dir: P
     win.undo_stack.undo()  # the delete is undone before closing: redo must still be possible
     assert ids[1] in {n.id for n in win.project.nodes()}
     win.close()
-    again = _open(qtbot, project_dir)
+    again = open_window(qtbot, project_dir)
     stack = again.undo_stack
     assert stack.count() == 4 and stack.index() == 3 and stack.canRedo()
     stack.redo()  # delete again

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 
+from studio.project.store import Project
 from ui.main_window import MainWindow
+from ui.settings import Settings
 
 LOAD_MS = 120_000
 RENDER_MS = 120_000
+
+
+def open_window(qtbot, project_dir: Path) -> MainWindow:
+    """A window on the project, its models loaded (restart tests open the same project twice)."""
+    win = MainWindow(Project.open(project_dir), Settings(count=2, size=64))
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.models_ready, timeout=LOAD_MS):
+        win.show()
+    return win
 
 
 def generate(qtbot, win: MainWindow, prompt: str, seed: int | None = None) -> list[str]:
