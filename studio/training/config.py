@@ -56,6 +56,8 @@ class TrainConfig(JsonConfig):
     lowfreq_weight: float = 0.0  # oasis only: L1 of 8×8 means where sketch and attributes are all given
     diversity_weight: float = 0.0  # oasis only: reward two seeds of one condition for differing (DSGAN)
     diversity_cap: float = 0.15  # oasis only: mean |Δpixel| beyond which seeds are different enough
+    judge_weight: float = 0.0  # oasis only: a frozen time/weather classifier of renders scores G
+    judge_seed: int = 31_000  # its renders' seed: apart from studio eval's judge (10,000) and the data stream
     magp_weight: float = 2.0
     magp_every: int = 4  # lazy regularisation
     ema_beta: float = 0.999

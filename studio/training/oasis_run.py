@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from studio.eval.judge import JUDGE_SIZE, Judge, train_judge
 from studio.training.data import ATTRIBUTE_GROUPS
 from studio.training.loop import (
     _fixed_samples,
@@ -88,6 +89,7 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
     fixed = _fixed_samples(cfg, embed, env.device)
     res = cfg.resolution
     unknown = unknown_labels(env.device)
+    judge = _frozen_judge(cfg, out_dir, env) if cfg.judge_weight > 0 else None
     metrics: dict[str, float] = {}
     t0 = time.time()
     try:
@@ -147,6 +149,10 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
             if groups:
                 attr_g = attribute_loss(attr_logits, wanted)
                 loss_g = loss_g + cfg.attr_weight * attr_g
+            if judge is not None:  # time and weather as a classifier of real renders reads them
+                judged = judge(F.interpolate(fake, size=(JUDGE_SIZE, JUDGE_SIZE), mode="area"))
+                judge_g = attribute_loss((judged["time"], judged["weather"]), wanted[:, :2])
+                loss_g = loss_g + cfg.judge_weight * judge_g
             if cfg.lowfreq_weight > 0:
                 fixed_rows = ~drop & (keep.all(1) if cfg.attributes else torch.ones_like(drop))
                 low = lowfreq_loss(fake, x, fixed_rows)
@@ -173,6 +179,8 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
             }
             if groups:
                 metrics |= {"attr_d": attr_d.item(), "attr_g": attr_g.item()}
+            if judge is not None:
+                metrics["judge_g"] = judge_g.item()
             if cfg.lowfreq_weight > 0:
                 metrics["low"] = low.item()
             if cfg.diversity_weight > 0:
@@ -191,6 +199,25 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
     if env.main and not checkpoint_path(out_dir).exists():  # steps 0: a grown model, exported as is
         _snapshot(out_dir, cfg, start, seen, wall, parts, metrics)
     return {"step": cfg.steps, "seen": seen, **metrics}
+
+
+def _frozen_judge(cfg, out_dir: Path, env):
+    """A time/weather classifier of fresh renders, never updated while G learns from it.
+
+    D's own attribute head is satisfied by cues only it reads (attr_g 0.04 while studio eval's
+    judge saw the given time in 0.43 of v4's pictures); a classifier that learned from renders alone
+    asks for the look itself. Its renders' seed is not the eval judge's, so eval still judges with
+    a classifier G never saw. It is trained once per run folder (seeded) and kept there as weights,
+    so a resume does not spend minutes training it again."""
+    path = out_dir / f"judge-{cfg.judge_seed}.pt"
+    judge = Judge()
+    if path.is_file():
+        judge.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
+    else:
+        judge = train_judge(seed=cfg.judge_seed)
+        if env.main:
+            torch.save(judge.state_dict(), path)
+    return judge.eval().to(env.device).requires_grad_(False)
 
 
 def _cond(text: torch.Tensor, attributes: torch.Tensor | None) -> torch.Tensor:

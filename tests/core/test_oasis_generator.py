@@ -367,3 +367,23 @@ def test_a_killed_run_stops_its_world_producer(tmp_path):
     finally:
         if trainer.poll() is None:
             trainer.kill()
+
+
+def test_a_frozen_judge_scores_the_generator_and_is_kept_for_resumes(tmp_path: Path) -> None:
+    """judge_weight: G is also scored by a time/weather classifier of renders that never learns from
+    G; it is kept in the run folder, so a resume reads it back instead of training it again."""
+    from studio.eval.judge import Judge
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.manual_seed(0)
+    kept = Judge()
+    torch.save(kept.state_dict(), run / "judge-7.pt")  # as a first run leaves it (random here: quick)
+    before = {k: v.clone() for k, v in kept.state_dict().items()}
+    cfg = TrainConfig(
+        name="tiny-judge", steps=2, upscaler=None, judge_weight=1.0, judge_seed=7, **TINY, **OASIS
+    )
+    metrics = train(cfg, run, shipped_embedder())
+    assert np.isfinite(metrics["judge_g"]) and metrics["judge_g"] > 0
+    after = torch.load(run / "judge-7.pt", weights_only=True)
+    assert all(torch.equal(before[k], after[k]) for k in before)  # read, never trained or changed
