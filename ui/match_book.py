@@ -21,7 +21,7 @@ from ui.session import JobHandle, Session
 from ui.worker import Job
 
 log = logging.getLogger(__name__)
-BATCH = 4 * CHUNK  # nodes per job: the worker turns to a waiting render between jobs
+BATCH = CHUNK  # nodes per job (one captioner call): a render waits at most one call
 
 
 class MatchBook(QObject):
