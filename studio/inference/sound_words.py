@@ -40,7 +40,26 @@ def prompt_moved(prompt: str, moves: dict[str, str]) -> str:
         if hit is not None and hit[0] == value:
             continue
         if hit is not None:
-            pattern = _LEAD + r"(?<![\w-])" + re.escape(hit[1]) + r"(?![\w-])"
-            text = re.sub(pattern, " ", text, count=1, flags=re.IGNORECASE)
+            text = _cut(text, hit[1])
         text = f"{' '.join(text.split()).rstrip(' ,')} {phrase}".strip()
     return " ".join(text.split())
+
+
+def without_attributes(text: str) -> str:
+    """`text` with every time, weather and season phrase cut: "a lake at night in winter" → "a lake".
+    Training gives G such captions beside all the attributes, so it learns to take them from the
+    attribute input when the words do not say them (held-out wording)."""
+    text = " ".join(str(text).split())
+    for _ in range(8):  # a caption names each group at most a couple of times
+        hits = [hit[1] for hit in read_attributes(text).values() if hit is not None]
+        if not hits:
+            break
+        for phrase in hits:
+            text = _cut(text, phrase)
+    return " ".join(text.split()).strip(" ,")
+
+
+def _cut(text: str, phrase: str) -> str:
+    """The first `phrase` (whole words, any case) cut from `text` with its preposition."""
+    pattern = _LEAD + r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])"
+    return " ".join(re.sub(pattern, " ", text, count=1, flags=re.IGNORECASE).split())

@@ -55,6 +55,7 @@ def to_batch(
     text: np.ndarray,
     attrs: np.ndarray,
     truth: np.ndarray | None = None,
+    plain: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
     """uint8 NHWC images, uint8 NHW labels, float text, int attribute targets (what the caption
     names) and the scenes' true attributes (-1 where unknown, e.g. a user's folder: then the
@@ -67,11 +68,13 @@ def to_batch(
         "text": torch.from_numpy(text),
         "attrs": torch.from_numpy(attrs),
         "truth": torch.from_numpy(attrs if truth is None else truth),
+        "plain": torch.from_numpy(text if plain is None else plain),
     }
 
 
 def _produce(resolution: int, seed: int, chunk: int, out: mp.Queue, stop: mp.Event) -> None:
     """Producer process: render and embed chunks forever (a process, so the GIL stays free)."""
+    from studio.inference.sound_words import without_attributes
     from studio.training.run import shipped_embedder
 
     embed = shipped_embedder(threads=1)
@@ -85,6 +88,7 @@ def _produce(resolution: int, seed: int, chunk: int, out: mp.Queue, stop: mp.Eve
             embed(batch.captions),
             attribute_targets(batch.captions),
             scene_attribute_indices(batch.attributes),
+            embed([without_attributes(c) for c in batch.captions]),
         )
         while not stop.is_set() and os.getppid() == parent:
             try:
@@ -109,6 +113,7 @@ class WorldStream:
         self.text = np.zeros((capacity, 384), np.float32)
         self.attrs = np.full((capacity, len(ATTRIBUTE_GROUPS)), -1, np.int64)
         self.truth = np.full((capacity, len(ATTRIBUTE_GROUPS)), -1, np.int64)
+        self.plain = np.zeros((capacity, 384), np.float32)  # the caption without its attribute words
         self.filled = self.produced = self.consumed = 0
         ctx = mp.get_context("spawn")
         self._queue = ctx.Queue(maxsize=2)
@@ -149,7 +154,7 @@ class WorldStream:
                 if not self._ready.wait_for(self._wants_more, timeout=1.0):
                     continue
             try:
-                images, labels, text, attrs, truth = self._queue.get(timeout=1.0)
+                images, labels, text, attrs, truth, plain = self._queue.get(timeout=1.0)
             except queue.Empty:
                 if not self._process.is_alive() and not self._stop.is_set():
                     log.error("world producer process died")  # stop training rather than hang it
@@ -161,6 +166,7 @@ class WorldStream:
                 slots = (self.produced + np.arange(len(images))) % len(self.images)
                 self.images[slots], self.labels[slots] = images, labels
                 self.text[slots], self.attrs[slots], self.truth[slots] = text, attrs, truth
+                self.plain[slots] = plain
                 self.produced += len(images)
                 self.filled = min(len(self.images), self.filled + len(images))
                 self._ready.notify_all()
@@ -173,7 +179,12 @@ class WorldStream:
             self.consumed += batch
             self._ready.notify_all()
             return to_batch(
-                self.images[idx], self.labels[idx], self.text[idx], self.attrs[idx], self.truth[idx]
+                self.images[idx],
+                self.labels[idx],
+                self.text[idx],
+                self.attrs[idx],
+                self.truth[idx],
+                self.plain[idx],
             )
 
 

@@ -114,8 +114,13 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
             z = torch.randn(n, cfg.z_dim, device=env.device)
             weights = class_balance(classes)
 
+            # Some rows that are given every attribute see their caption without its attribute words:
+            # G must then take time, weather and season from the attribute input (as it must for
+            # wording it never learned), while D still judges the pairing with the full caption.
+            plain = (torch.rand(n, device=env.device) < cfg.text_drop) & keep.all(1)
+            text_g = torch.where(plain[:, None], b["plain"], text)
             with torch.no_grad():
-                fake = G(z, text, labels_in, given, noise)
+                fake = G(z, text_g, labels_in, given, noise)
             real_cond = _cond(text, attribute_vector(b["truth"], shown, GROUPS) if cfg.attributes else None)
             wrong = [_cond(text.roll(1, 0), real_cond[:, text.shape[1] :] if cfg.attributes else None)]
             if cfg.attributes:  # the right caption with wrong attributes is a fake pairing too
@@ -142,7 +147,7 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
                 if env.main:
                     progress(step + 1, cfg.steps, {"loss_d": loss_d.item(), "seg_d": seg_d.item()})
                 continue
-            fake = train_g(z, text, labels_in, given, noise)
+            fake = train_g(z, text_g, labels_in, given, noise)
             logits, scores, attr_logits = train_d(fake, _cond(text, given))
             seg_g = seg_generator_loss(logits, classes, weights, ~drop)
             loss_g = seg_g - cfg.global_weight * scores.mean()
@@ -161,7 +166,7 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
                 k = max(1, n // 4)
                 second = train_g(
                     torch.randn_like(z[:k]),
-                    text[:k],
+                    text_g[:k],
                     labels_in[:k],
                     None if given is None else given[:k],
                     None if noise is None else torch.randn_like(noise[:k]),

@@ -43,6 +43,7 @@ OASIS = dict(
     lowfreq_weight=1.0,
     diversity_weight=1.0,
     attr_drop=0.0,
+    text_drop=0.5,
 )
 
 

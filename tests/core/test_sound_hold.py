@@ -87,3 +87,18 @@ def test_prompt_moved_cuts_the_old_phrase_and_adds_the_new(prompt, moves, expect
     from studio.inference.sound_words import prompt_moved
 
     assert prompt_moved(prompt, moves) == expected
+
+
+def test_without_attributes_keeps_what_a_caption_shows_and_drops_when_and_weather() -> None:
+    """The text the generator's training gives beside every attribute (config text_drop)."""
+    from studio.inference.attributes import read_attributes
+    from studio.inference.sound_words import without_attributes
+    from studio.world.scene import render_scenes
+
+    assert without_attributes("a misty lake at night in winter") == "a lake"
+    assert without_attributes(
+        "a stream with a forest near the grassland under a grey sky at noon, in summer"
+    ) == ("a stream with a forest near the grassland")
+    for caption in render_scenes(40, seed=3, size=16).captions:
+        plain = without_attributes(caption)
+        assert all(hit is None for hit in read_attributes(plain).values()), (caption, plain)
