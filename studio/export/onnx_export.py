@@ -213,6 +213,18 @@ def upscaler_heldout_scores(onnx_path: Path, resolution: int, scale: int, n: int
     }
 
 
+def _patch(cfg: TrainConfig, state: dict) -> int:
+    """The version's last number: the steps trained. A grown model (no steps of its own) carries its
+    trunk's, so a newer trunk makes a newer model rather than a tie with the last grown one."""
+    if state["step"] == 0 and cfg.init:
+        try:
+            trunk = json.loads(Path(cfg.init).with_suffix(".json").read_text())
+            return int(str(trunk["version"]).rsplit(".", 1)[-1])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+    return int(state["step"])
+
+
 def make_manifest(
     name: str, cfg: TrainConfig, state: dict, onnx_path: Path, max_diff: float, metrics: dict, license_: str
 ) -> dict:
@@ -233,7 +245,7 @@ def make_manifest(
     common = {
         "name": name,
         # major 2: the rebuilt generator (OASIS D, attributes, noise); minor 1: fine-tuned from init
-        "version": f"{2 if cfg.disc == 'oasis' else 1}.{1 if cfg.init else 0}.{state['step']}",
+        "version": f"{2 if cfg.disc == 'oasis' else 1}.{1 if cfg.init else 0}.{_patch(cfg, state)}",
         "kind": cfg.kind,
         "embedding_space": EMBEDDING_SPACE,
         "sha256": sha256_file(onnx_path),

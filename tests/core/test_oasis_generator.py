@@ -388,3 +388,16 @@ def test_a_frozen_judge_scores_the_generator_and_is_kept_for_resumes(tmp_path: P
     assert np.isfinite(metrics["judge_g"]) and metrics["judge_g"] > 0
     after = torch.load(run / "judge-7.pt", weights_only=True)
     assert all(torch.equal(before[k], after[k]) for k in before)  # read, never trained or changed
+
+
+def test_a_grown_model_carries_its_trunks_steps_in_its_version(tmp_path: Path) -> None:
+    """v4 and v5 were both grown with 0 steps of their own: both were 2.1.0, and the default (the
+    newest) could not tell them apart."""
+    from studio.export.onnx_export import _patch
+
+    (tmp_path / "trunk.json").write_text('{"version": "2.1.9200"}')
+    cfg = TrainConfig(name="grown", init=str(tmp_path / "trunk.onnx"), **TINY)
+    assert _patch(cfg, {"step": 0}) == 9200
+    assert _patch(cfg, {"step": 50}) == 50  # trained after growing: its own steps
+    (tmp_path / "trunk.json").write_text("not json")
+    assert _patch(cfg, {"step": 0}) == 0
