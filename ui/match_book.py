@@ -71,7 +71,7 @@ class MatchBook(QObject):
         self._follow_project()
         if self._handle is not None or not self._waiting or not self.enabled:
             return
-        nodes = list(self._waiting.values())[:BATCH]
+        nodes = list(self._waiting.values())[-BATCH:]  # the latest asked: the rows on screen now
 
         def run(pipe, project: Project, keep_going) -> tuple[dict[str, NodeMatch], str]:
             try:
