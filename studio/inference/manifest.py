@@ -79,6 +79,7 @@ class ModelInfo:
     fp16_sha256: str = ""
     external_data: tuple[tuple[str, str], ...] = ()  # (file name, sha256) of weights kept beside the .onnx
     attribute_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # generator's scene-attribute input
+    attribute_wording: bool = False  # generator: its text also says the given attributes in training wording
     # captioner: the decoder-step graph beside the encoder (.onnx), its hash and tensors; the words
     decoder_path: Path | None = None
     decoder_sha256: str = ""
@@ -353,6 +354,7 @@ def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tupl
         "z_dim": z_dim,
         "label_classes": classes,
         "attribute_groups": _attribute_groups(c, inputs),
+        "attribute_wording": bool(c.get("attribute_wording", bool, required=False, default=False)),
         "upscaler": upscaler or None,
         "example_prompts": c.strings("example_prompts"),
         "concepts": c.strings("concepts"),

@@ -36,7 +36,7 @@ from studio.inference.layout import LAYOUT_KEY, index_png, pick_layouts
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.registry import ModelRegistry
 from studio.inference.sound_pin import encoder_for_recipe, newest, pinned
-from studio.inference.sound_words import prompt_moved
+from studio.inference.sound_words import prompt_moved, prompt_worded
 from studio.inference.text_encoder import TextEncoder, TextEncoderError
 from studio.limits import require
 from studio.recipe import Recipe, RecipeError, clean_prompt
@@ -438,12 +438,13 @@ class Pipeline:
         rows: list[np.ndarray | None] = [_explicit_embedding(r, dim) for r in recipes]
         todo = [i for i, row in enumerate(rows) if row is None]
         if todo:
-            encoded = self.encode_text(info, [recipes[i].prompt for i in todo])
-            for i, vector in zip(todo, encoded, strict=True):
+            prompts = [self._worded(info, recipes[i]) for i in todo]
+            encoded = self.encode_text(info, prompts)
+            for i, prompt, vector in zip(todo, prompts, encoded, strict=True):
                 recipe = recipes[i]
                 moves = self._sound_mix(info, recipe, assets)
                 if moves:  # the edit says its move in words too (sound_words)
-                    worded = self.encode_text(info, [prompt_moved(recipe.prompt, moves)])[0]
+                    worded = self.encode_text(info, [prompt_moved(prompt, moves)])[0]
                     vector = blend_toward(vector, worded, float(np.clip(recipe.strength, 0.0, 1.0)))
                 elif (
                     recipe.sound is not None
@@ -458,6 +459,15 @@ class Pipeline:
                 f"{info.name} wants text embeddings of {dim} values, its text encoder gives {text.shape[1]}"
             )
         return text
+
+    def _worded(self, info: ModelInfo, recipe: Recipe) -> str:
+        """The prompt the generator reads: on a generator that asks for it (attribute_wording), the
+        recipe's attributes said in its training wording; otherwise the prompt as typed."""
+        if not info.attribute_wording:
+            return recipe.prompt
+        groups = dict(info.attribute_groups)
+        given = {g: v for g, v in self._attributes(recipe).items() if g in groups and v in groups[g]}
+        return prompt_worded(recipe.prompt, given)
 
     def _encoder(self, info: ModelInfo) -> TextEncoder:
         """One TextEncoder per model file, rebuilt if the engine replaced the session (CPU fallback)."""

@@ -45,6 +45,23 @@ def prompt_moved(prompt: str, moves: dict[str, str]) -> str:
     return " ".join(text.split())
 
 
+def prompt_worded(prompt: str, attributes: dict[str, str | None]) -> str:
+    """`prompt` saying each given attribute in the generator's training wording: the phrase the
+    reader found for a group is cut and the group's training phrase added ("a creek under the moon",
+    {"time": "night"} → "a creek at night"). Wording the generator never learned barely moves it
+    (studio eval: the given time seen in 0.43 of pictures); its training wording does (0.95)."""
+    text = " ".join(str(prompt).split())
+    for group, value in attributes.items():
+        phrase = PHRASES.get(group, {}).get(value or "")
+        if phrase is None:
+            continue
+        hit = read_attributes(text).get(group)
+        if hit is not None:
+            text = _cut(text, hit[1])
+        text = f"{text.rstrip(' ,')} {phrase}".strip()
+    return " ".join(text.split())
+
+
 def without_attributes(text: str) -> str:
     """`text` with every time, weather and season phrase cut: "a lake at night in winter" → "a lake".
     Training gives G such captions beside all the attributes, so it learns to take them from the

@@ -57,6 +57,7 @@ class TrainConfig(JsonConfig):
     diversity_weight: float = 0.0  # oasis only: reward two seeds of one condition for differing (DSGAN)
     diversity_cap: float = 0.15  # oasis only: mean |Δpixel| beyond which seeds are different enough
     judge_weight: float = 0.0  # oasis only: a frozen time/weather classifier of renders scores G
+    attribute_wording: bool = False  # export only: the app also says the given attributes in training words
     text_drop: float = 0.0  # oasis only: share of fully-given rows whose caption loses its attribute words
     judge_seed: int = 31_000  # its renders' seed: apart from studio eval's judge (10,000) and the data stream
     magp_weight: float = 2.0
