@@ -149,6 +149,9 @@ def run_generate(args: argparse.Namespace) -> int:
         _show_notices(pipe)
         if RECIPE_KEY in recipes[0].extra:  # say what the generator was told, so a miss can be corrected
             print(f"scene: {describe(recipes[0].extra[RECIPE_KEY], recipes[0].prompt)}")
+            info = pipe.registry.get(recipes[0].model)
+            if info.attribute_wording:
+                print(f"the generator reads: {pipe.worded_prompt(info, recipes[0])!r}")
         pngs = [
             encode_png(image, recipe, private=args.private)
             for image, recipe in zip(images, recipes, strict=True)

@@ -438,7 +438,7 @@ class Pipeline:
         rows: list[np.ndarray | None] = [_explicit_embedding(r, dim) for r in recipes]
         todo = [i for i, row in enumerate(rows) if row is None]
         if todo:
-            prompts = [self._worded(info, recipes[i]) for i in todo]
+            prompts = [self.worded_prompt(info, recipes[i]) for i in todo]
             encoded = self.encode_text(info, prompts)
             for i, prompt, vector in zip(todo, prompts, encoded, strict=True):
                 recipe = recipes[i]
@@ -460,7 +460,7 @@ class Pipeline:
             )
         return text
 
-    def _worded(self, info: ModelInfo, recipe: Recipe) -> str:
+    def worded_prompt(self, info: ModelInfo, recipe: Recipe) -> str:
         """The prompt the generator reads: on a generator that asks for it (attribute_wording), the
         recipe's attributes said in its training wording; otherwise the prompt as typed."""
         if not info.attribute_wording:
