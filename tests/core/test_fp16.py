@@ -66,7 +66,14 @@ def test_no_twin_without_parity(folder: Path) -> None:
 @pytest.mark.skipif(not (SHIPPED / "landscape64.fp16.onnx").is_file(), reason="no shipped fp16 twin")
 def test_shipped_twins_are_registered() -> None:
     registry = ModelRegistry([SHIPPED])
-    for name in ("landscape64", "landscape_sr", "landscape128", "landscape_sr128", "landscape128_v4"):
+    for name in (
+        "landscape64",
+        "landscape_sr",
+        "landscape128",
+        "landscape_sr128",
+        "landscape128_v4",
+        "landscape128_v5",
+    ):
         if not (SHIPPED / f"{name}.json").is_file():
             continue
         info = registry.get(name)

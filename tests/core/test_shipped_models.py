@@ -19,6 +19,7 @@ UPSCALERS = {  # generator: its upscaler
     "landscape64": "landscape_sr",
     "landscape128": "landscape_sr128",
     "landscape128_v4": "landscape_sr128",
+    "landscape128_v5": "landscape_sr128",
 }
 SHIPPED = [g for g in UPSCALERS if (shipped_models_dir() / f"{g}.onnx").exists()]
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped generator is exported")
@@ -76,6 +77,16 @@ def test_prompt_sets_time_of_day(pipe, generator):
     night = render(pipe, generator, "a lake under the mountains at night with stars").mean()
     noon = render(pipe, generator, "a lake under the mountains at noon on a clear sunny day").mean()
     assert noon > night + 25, f"noon {noon:.0f} vs night {night:.0f}"
+
+
+def test_a_wording_generator_follows_wording_it_never_learned(pipe) -> None:
+    """landscape128_v5 reads "under the moon" as night in its own words (attribute wording): its
+    night and noon pictures lie 130 grey levels apart where v4's lay 44 apart."""
+    if "landscape128_v5" not in SHIPPED:
+        pytest.skip("landscape128_v5 is not shipped")
+    night = render(pipe, "landscape128_v5", "a creek next to a pasture under the moon").mean()
+    noon = render(pipe, "landscape128_v5", "a creek next to a pasture under the high sun").mean()
+    assert noon > night + 90, f"noon {noon:.0f} vs night {night:.0f}"
 
 
 def test_prompt_sets_season(pipe, generator):
