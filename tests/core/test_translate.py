@@ -393,6 +393,20 @@ def test_evaluate_translator_runs_on_held_out_renders(exported: Path):
         evaluate_translator(pipe, "landscape64", n=3, judge_images=32, judge_steps=1)
 
 
+def _translated_exactly(pipe: Pipeline, info, direction, pixels: np.ndarray) -> np.ndarray:
+    """A render's translation at 128 px (seed 1), checked to re-render bit-exactly from its recipe."""
+    from studio.translate.runtime import translation_recipe
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    assets = MemoryAssets()
+    assets.put(buffer.getvalue(), "png")
+    recipe = translation_recipe(info, direction, buffer.getvalue(), 1, 128)
+    (out,) = pipe.render([recipe], assets)
+    assert np.array_equal(out, pipe.render([recipe], assets)[0])
+    return out
+
+
 def test_the_shipped_day_night_makes_day_renders_night_and_night_renders_day() -> None:
     """day_night 1.0.1800 (eval-translate: the judge sees the target time in 1.00 of 64 held-out
     renders per direction): here, on real renders, night comes out darker and day brighter, and
@@ -400,7 +414,7 @@ def test_the_shipped_day_night_makes_day_renders_night_and_night_renders_day() -
     shipped = REPO_ROOT / "exported_models"
     if not (shipped / "day_night.json").is_file():
         pytest.skip("day_night is not shipped")
-    from studio.translate.runtime import translation_recipe, translator_for
+    from studio.translate.runtime import translator_for
     from studio.world.scene import render_scenes
 
     pipe = Pipeline(ModelRegistry([shipped]), device="cpu")
@@ -415,13 +429,7 @@ def test_the_shipped_day_night_makes_day_renders_night_and_night_renders_day() -
         ][:3]
         assert picked
         for pixels in picked:
-            buffer = io.BytesIO()
-            Image.fromarray(pixels).save(buffer, format="PNG")
-            assets = MemoryAssets()
-            assets.put(buffer.getvalue(), "png")
-            recipe = translation_recipe(info, direction, buffer.getvalue(), 1, 128)
-            (out,) = pipe.render([recipe], assets)
-            assert np.array_equal(out, pipe.render([recipe], assets)[0])
+            out = _translated_exactly(pipe, info, direction, pixels)
             darker = out.mean() < pixels.mean() - 20
             assert darker if target == "night" else out.mean() > pixels.mean() + 20, (
                 target,
@@ -437,7 +445,7 @@ def test_the_shipped_summer_winter_snows_summer_ground_and_greens_winter_ground(
     shipped = REPO_ROOT / "exported_models"
     if not (shipped / "summer_winter.json").is_file():
         pytest.skip("summer_winter is not shipped")
-    from studio.translate.runtime import translation_recipe, translator_for
+    from studio.translate.runtime import translator_for
     from studio.world.scene import render_scenes
 
     def ground(pixels: np.ndarray) -> tuple[float, float]:
@@ -454,13 +462,7 @@ def test_the_shipped_summer_winter_snows_summer_ground_and_greens_winter_ground(
         ]
         assert len(picked) >= 3
         for pixels in picked[:3]:
-            buffer = io.BytesIO()
-            Image.fromarray(pixels).save(buffer, format="PNG")
-            assets = MemoryAssets()
-            assets.put(buffer.getvalue(), "png")
-            recipe = translation_recipe(info, direction, buffer.getvalue(), 1, 128)
-            (out,) = pipe.render([recipe], assets)
-            assert np.array_equal(out, pipe.render([recipe], assets)[0])
+            out = _translated_exactly(pipe, info, direction, pixels)
             (light_in, green_in), (light_out, green_out) = ground(pixels), ground(out)
             if target == "winter":
                 assert light_out > light_in + 30 and green_out < 5, (light_in, light_out, green_out)
