@@ -31,18 +31,7 @@ _LEAD = r"(?:\b(?:at|in|by|on|under|during|beneath|with|as)\s+(?:the\s+|a\s+|an\
 def prompt_moved(prompt: str, moves: dict[str, str]) -> str:
     """`prompt` saying the moved attributes: "desert dunes at noon", {"time": "night"} →
     "desert dunes at night". Groups it already says, or without a phrase, are left alone."""
-    text = " ".join(str(prompt).split())
-    for group, value in moves.items():
-        phrase = PHRASES.get(group, {}).get(value)
-        if phrase is None:
-            continue
-        hit = read_attributes(text).get(group)
-        if hit is not None and hit[0] == value:
-            continue
-        if hit is not None:
-            text = _cut(text, hit[1])
-        text = f"{' '.join(text.split()).rstrip(' ,')} {phrase}".strip()
-    return " ".join(text.split())
+    return _said(prompt, moves, keep_own_words=True)
 
 
 def prompt_worded(prompt: str, attributes: dict[str, str | None]) -> str:
@@ -50,12 +39,20 @@ def prompt_worded(prompt: str, attributes: dict[str, str | None]) -> str:
     reader found for a group is cut and the group's training phrase added ("a creek under the moon",
     {"time": "night"} → "a creek at night"). Wording the generator never learned barely moves it
     (studio eval: the given time seen in 0.43 of pictures); its training wording does (0.95)."""
+    return _said(prompt, attributes, keep_own_words=False)
+
+
+def _said(prompt: str, attributes: dict[str, str | None], keep_own_words: bool) -> str:
+    """`prompt` with each group's phrase replaced by its training phrase for the given value;
+    `keep_own_words`: a group the prompt already says with that value keeps the prompt's words."""
     text = " ".join(str(prompt).split())
     for group, value in attributes.items():
         phrase = PHRASES.get(group, {}).get(value or "")
         if phrase is None:
             continue
         hit = read_attributes(text).get(group)
+        if hit is not None and keep_own_words and hit[0] == value:
+            continue
         if hit is not None:
             text = _cut(text, hit[1])
         text = f"{text.rstrip(' ,')} {phrase}".strip()
