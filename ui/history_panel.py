@@ -35,7 +35,7 @@ from studio.describe.node_match import NodeMatch
 from studio.project.store import Node
 from studio.project.tags import TagError, parse_tags
 from ui.line_edit_undo import PassUndoWhenClean
-from ui.match_badge import badge_width, match_tooltip, paint_badge
+from ui.match_badge import badge_width, paint_badge, with_match
 from ui.row_labels import node_title
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
@@ -386,9 +386,8 @@ class HistoryPanel(QWidget):
         return text
 
     def tooltip(self, node_id: str) -> str:
-        node = self._nodes[node_id]
-        match = match_tooltip(self._match_for(node) if self._match_for is not None else None)
-        return node_tooltip(node, self._tags.get(node_id, [])) + (f"\n{match}" if match else "")
+        base = node_tooltip(self._nodes[node_id], self._tags.get(node_id, []))
+        return with_match(base, self.match(node_id))
 
     def set_match_source(self, match_for: MatchFor | None) -> None:
         """Where rows get their match score (None: no scores shown); asked only for painted rows."""

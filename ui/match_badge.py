@@ -46,8 +46,10 @@ def paint_badge(painter: QPainter, area: QRect, found: NodeMatch, corner: Qt.Cor
     return pill
 
 
-def match_tooltip(found: NodeMatch | None) -> str:
-    """Lines for a result's tooltip ("" while the match is not known)."""
+def with_match(tooltip: str, found: NodeMatch | None) -> str:
+    """A result's tooltip with what its picture shows and how that matches its prompt (as it was
+    while the match is not known)."""
     if found is None:
-        return ""
-    return f"Shows: {found.caption}\nPrompt match: {found.match.summary()}\n(read by {found.model})"
+        return tooltip
+    shows = f"Shows: {found.caption}\nPrompt match: {found.match.summary()}\n(read by {found.model})"
+    return f"{tooltip}\n{shows}"

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.describe.node_match import NodeMatch
-from ui.match_badge import match_tooltip, paint_badge
+from ui.match_badge import paint_badge, with_match
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 FRAME = 3  # selection frame width in pixels
@@ -112,8 +112,7 @@ class VariationsGrid(QListWidget):
 
     def _set_tip(self, item: QListWidgetItem) -> None:
         node_id = item.data(NODE_ROLE)
-        match = match_tooltip(self.match(node_id))
-        item.setToolTip(self._tips.get(node_id, "") + (f"\n{match}" if match else ""))
+        item.setToolTip(with_match(self._tips.get(node_id, ""), self.match(node_id)))
 
     def node_ids(self) -> list[str]:
         return [self.item(i).data(NODE_ROLE) for i in range(self.count())]
