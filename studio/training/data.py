@@ -72,8 +72,9 @@ def to_batch(
     }
 
 
-def _produce(resolution: int, seed: int, chunk: int, out: mp.Queue, stop: mp.Event) -> None:
-    """Producer process: render and embed chunks forever (a process, so the GIL stays free)."""
+def _produce(resolution: int, seed: int, chunk: int, plain: bool, out: mp.Queue, stop: mp.Event) -> None:
+    """Producer process: render and embed chunks forever (a process, so the GIL stays free);
+    `plain`: also embed the captions without their attribute words (else the text stands in)."""
     from studio.inference.sound_words import without_attributes
     from studio.training.run import shipped_embedder
 
@@ -82,13 +83,14 @@ def _produce(resolution: int, seed: int, chunk: int, out: mp.Queue, stop: mp.Eve
     index = 0
     while not stop.is_set() and os.getppid() == parent:
         batch = render_scenes(chunk, seed=seed * 1_000_003 + index, size=resolution)
+        text = embed(batch.captions)
         item = (
             batch.images,
             batch.labels,
-            embed(batch.captions),
+            text,
             attribute_targets(batch.captions),
             scene_attribute_indices(batch.attributes),
-            embed([without_attributes(c) for c in batch.captions]),
+            embed([without_attributes(c) for c in batch.captions]) if plain else text,
         )
         while not stop.is_set() and os.getppid() == parent:
             try:
@@ -103,10 +105,19 @@ class WorldStream:
     """Fresh scenes from studio.world, rendered by a producer process into a ring buffer.
 
     Once the ring is full, chunks are taken in only as fast as samples are used (`reuse`
-    draws per sample on average); the bounded queue then pauses the producer.
+    draws per sample on average); the bounded queue then pauses the producer. `plain`: batches also
+    carry the captions' embeddings without their attribute words (config text_drop).
     """
 
-    def __init__(self, resolution: int, seed: int, capacity: int = 4096, chunk: int = 32, reuse: int = 4):
+    def __init__(
+        self,
+        resolution: int,
+        seed: int,
+        capacity: int = 4096,
+        chunk: int = 32,
+        reuse: int = 4,
+        plain: bool = False,
+    ):
         self.resolution, self.chunk, self.reuse = resolution, chunk, reuse
         self.images = np.zeros((capacity, resolution, resolution, 3), np.uint8)
         self.labels = np.zeros((capacity, resolution, resolution), np.uint8)
@@ -119,7 +130,7 @@ class WorldStream:
         self._queue = ctx.Queue(maxsize=2)
         self._stop = ctx.Event()
         self._process = ctx.Process(
-            target=_produce, args=(resolution, seed, chunk, self._queue, self._stop), daemon=True
+            target=_produce, args=(resolution, seed, chunk, plain, self._queue, self._stop), daemon=True
         )
         self._ready = threading.Condition()
         self._thread = threading.Thread(target=self._feed, name="world-feed", daemon=True)

@@ -74,7 +74,10 @@ def make_data(cfg: TrainConfig, embed, env: Dist):
     size = cfg.resolution * (cfg.scale if cfg.kind == "upscaler" else 1)
     if cfg.data:
         return FolderData(Path(cfg.data), size, embed).start()
-    return WorldStream(size, seed=cfg.seed * 1000 + env.rank, capacity=cfg.ring_capacity).start()
+    stream = WorldStream(
+        size, seed=cfg.seed * 1000 + env.rank, capacity=cfg.ring_capacity, plain=cfg.text_drop > 0
+    )
+    return stream.start()
 
 
 def checkpoint_path(out_dir: Path) -> Path:

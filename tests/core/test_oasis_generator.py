@@ -401,3 +401,17 @@ def test_a_grown_model_carries_its_trunks_steps_in_its_version(tmp_path: Path) -
     assert _patch(cfg, {"step": 50}) == 50  # trained after growing: its own steps
     (tmp_path / "trunk.json").write_text("not json")
     assert _patch(cfg, {"step": 0}) == 0
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_the_world_stream_embeds_captions_without_attribute_words_only_when_asked(plain: bool) -> None:
+    """text_drop needs the captions' embeddings without their attribute words; every other run's
+    producer embeds each caption once and lets the text stand in."""
+    from studio.training.data import WorldStream
+
+    stream = WorldStream(16, seed=1, capacity=16, chunk=8, plain=plain).start(min_fill=8)
+    try:
+        batch = stream.sample(8, np.random.default_rng(0))
+    finally:
+        stream.stop()
+    assert torch.equal(batch["plain"], batch["text"]) is not plain
