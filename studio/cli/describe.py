@@ -82,7 +82,7 @@ def run_describe(args: argparse.Namespace) -> int:
 def match_project_nodes(project: Project, nodes: Sequence[Node], device: str) -> dict[str, NodeMatch]:
     """Match scores of `nodes` (node id → NodeMatch), describing on stderr what is not kept yet."""
     from studio.describe.describe import Describer
-    from studio.describe.node_match import match_nodes
+    from studio.describe.node_match import CHUNK, match_nodes
     from studio.inference.engine import Engine
     from studio.inference.registry import ModelRegistry
 
@@ -92,7 +92,7 @@ def match_project_nodes(project: Project, nodes: Sequence[Node], device: str) ->
         print(f"note: {note}", file=sys.stderr)
 
     def progress(done: int, total: int) -> bool:
-        print(f"describing pictures {done + 1}–{min(total, done + 4)} of {total}…", file=sys.stderr)
+        print(f"describing pictures {done + 1}–{min(total, done + CHUNK)} of {total}…", file=sys.stderr)
         return True
 
     found = match_nodes(describer, project, nodes, progress)
