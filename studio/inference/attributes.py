@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from studio.inference.attribute_lexicon import LEXICON, SHIELDS
+from studio.inference.word_families import family_hits
 
 RECIPE_KEY = "attributes"
 SOUND_KEY = "sound_attributes"  # what a live sound implies (group: value), moved by the strength
@@ -39,7 +40,8 @@ def _patterns() -> list[tuple[re.Pattern[str], tuple[tuple[str, str], ...], str]
 
 def read_attributes(prompt: str) -> dict[str, tuple[str, str] | None]:
     """Per group, (value, the phrase it was read from) for the first phrase the prompt uses, or
-    None. Longer phrases win and a matched span is consumed, so its words count once."""
+    None. Longer phrases win and a matched span is consumed, so its words count once; a group no
+    phrase named may still be named by a word of a lexicon word's family ("thundery")."""
     text = " ".join(str(prompt).lower().split())
     found: dict[str, list[tuple[int, str, str]]] = {g: [] for g in LEXICON}
     for pattern, named, phrase in _patterns():
@@ -47,6 +49,11 @@ def read_attributes(prompt: str) -> dict[str, tuple[str, str] | None]:
             for group, value in named:
                 found[group].append((match.start(), value, phrase))
             text = text[: match.start()] + "#" * (match.end() - match.start()) + text[match.end() :]
+    named_by_phrase = {g for g, hits in found.items() if hits}
+    for position, named, word in family_hits(text):  # "drizzly", where no phrase named the group
+        for group, value in named:
+            if group not in named_by_phrase:
+                found[group].append((position, value, word))
     return {g: (min(hits)[1], min(hits)[2]) if hits else None for g, hits in found.items()}
 
 

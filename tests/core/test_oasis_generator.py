@@ -191,6 +191,12 @@ def test_reader_knows_dozens_of_phrasings_but_no_evaluation_wording():
         ("grey rocks by the sea", {"time": None, "weather": None, "season": None}),  # a colour of a thing
         ("a snowy mountain lake", {"time": None, "weather": "snowy", "season": None}),
         ("under snowy mountains", {"time": None, "weather": None, "season": None}),
+        # words the lexicon does not list, read through a listed word's family
+        ("a thundery sky over fog-draped hills", {"time": None, "weather": "stormy", "season": None}),
+        ("a snowier valley, frostbitten pines", {"time": None, "weather": "snowy", "season": "winter"}),
+        ("a thundery lake under a clear sky", {"time": None, "weather": "clear", "season": None}),
+        ("a rainless, storm-free terrain", {"time": None, "weather": None, "season": None}),  # negated
+        ("waterfalls as night falls in the heather", {"time": "dusk", "weather": None, "season": None}),
     ],
 )
 def test_reader_reads_prompts(prompt, expected):
@@ -202,6 +208,7 @@ def test_describe_says_where_each_value_came_from():
     line = describe(attrs, "a lake by moonlight")
     assert "time night ← moonlight" in line and "weather rainy (pinned)" in line and "season ?" in line
     assert read_attributes("moonlit")["time"] == ("night", "moonlit")
+    assert "weather stormy ← thundery" in describe({"weather": "stormy"}, "a thundery lake")
 
 
 def test_cli_pins_attributes_and_says_what_it_understood(tmp_path):
