@@ -182,7 +182,8 @@ def sound_edit_metrics(
     pipe, model: str, judge, n: int = 16, strength: float = 1.0, seed: int = 30_000
 ) -> dict:
     """Per sound: how often the judge sees the sound's attribute before vs after a sound edit of
-    held-out prompts that do not ask for it, and how much of the layout the edit kept (pixel
+    held-out prompts that do not ask for it (each prompt with its own take of the sound, so one
+    misheard take does not decide the row), and how much of the layout the edit kept (pixel
     agreement of the segmenter's label maps before/after, when a segmenter is installed)."""
     import torch
 
@@ -209,8 +210,8 @@ def sound_edit_metrics(
             ],
             layouts.put,
         )
-        sound = synth(kind, np.random.default_rng(seed + k), seconds=4.0)
-        edited = [pipe.live_sound(r, sound, strength) for r in base]  # what Apply and live sound render
+        sounds = [synth(kind, np.random.default_rng((seed + k, i)), seconds=4.0) for i in range(len(base))]
+        edited = [pipe.live_sound(r, s, strength) for r, s in zip(base, sounds, strict=True)]  # as Apply renders
         before, after = np.stack(pipe.render(base, layouts)), np.stack(pipe.render(edited, layouts))
         with torch.no_grad():
             seen = [judge(to_input(x))[group].argmax(1).numpy() for x in (before, after)]

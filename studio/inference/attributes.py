@@ -38,10 +38,11 @@ def _patterns() -> list[tuple[re.Pattern[str], tuple[tuple[str, str], ...], str]
     return [(re.compile(r"(?<![\w-])" + re.escape(p) + r"(?![\w-])"), tuple(n), p) for p, n in ordered]
 
 
-def read_attributes(prompt: str) -> dict[str, tuple[str, str] | None]:
+def read_attributes(prompt: str, families: bool = True) -> dict[str, tuple[str, str] | None]:
     """Per group, (value, the phrase it was read from) for the first phrase the prompt uses, or
     None. Longer phrases win and a matched span is consumed, so its words count once; a group no
-    phrase named may still be named by a word of a lexicon word's family ("thundery")."""
+    phrase named may still be named by a word of a lexicon word's family ("thundery"), unless
+    `families` is off (the wording a recipe renders with must not change when families grow)."""
     text = " ".join(str(prompt).lower().split())
     found: dict[str, list[tuple[int, str, str]]] = {g: [] for g in LEXICON}
     for pattern, named, phrase in _patterns():
@@ -50,7 +51,7 @@ def read_attributes(prompt: str) -> dict[str, tuple[str, str] | None]:
                 found[group].append((match.start(), value, phrase))
             text = text[: match.start()] + "#" * (match.end() - match.start()) + text[match.end() :]
     named_by_phrase = {g for g, hits in found.items() if hits}
-    for position, named, word in family_hits(text):  # "drizzly", where no phrase named the group
+    for position, named, word in family_hits(text) if families else ():  # "drizzly", where no phrase named the group
         for group, value in named:
             if group not in named_by_phrase:
                 found[group].append((position, value, word))

@@ -50,7 +50,7 @@ def _said(prompt: str, attributes: dict[str, str | None], keep_own_words: bool) 
         phrase = PHRASES.get(group, {}).get(value or "")
         if phrase is None:
             continue
-        hit = read_attributes(text).get(group)
+        hit = read_attributes(text, families=False).get(group)
         if hit is not None and keep_own_words and hit[0] == value:
             continue
         if hit is not None:
@@ -65,7 +65,7 @@ def without_attributes(text: str) -> str:
     attribute input when the words do not say them (held-out wording)."""
     text = " ".join(str(text).split())
     for _ in range(8):  # a caption names each group at most a couple of times
-        hits = [hit[1] for hit in read_attributes(text).values() if hit is not None]
+        hits = [hit[1] for hit in read_attributes(text, families=False).values() if hit is not None]
         if not hits:
             break
         for phrase in hits:

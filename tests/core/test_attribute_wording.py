@@ -39,6 +39,8 @@ def pipe(tmp_path_factory) -> Pipeline:
         ("a misty lake at dawn", {"time": "dawn", "weather": "foggy"}, "a lake at dawn in thick fog"),
         ("a lake", {"time": None, "season": "winter"}, "a lake in winter"),
         ("dunes at noon", {}, "dunes at noon"),
+        # a word only the reader's families name stays: stored recipes keep the wording they rendered
+        ("a thundery lake", {"weather": "stormy"}, "a thundery lake during a storm"),
     ],
 )
 def test_prompt_worded_says_each_given_attribute_in_training_words(prompt, attributes, expected) -> None:
