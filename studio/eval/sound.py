@@ -211,7 +211,7 @@ def sound_edit_metrics(
             layouts.put,
         )
         sounds = [synth(kind, np.random.default_rng((seed + k, i)), seconds=4.0) for i in range(len(base))]
-        edited = [pipe.live_sound(r, s, strength) for r, s in zip(base, sounds, strict=True)]  # as Apply renders
+        edited = [pipe.live_sound(r, s, strength) for r, s in zip(base, sounds, strict=True)]  # as Apply does
         before, after = np.stack(pipe.render(base, layouts)), np.stack(pipe.render(edited, layouts))
         with torch.no_grad():
             seen = [judge(to_input(x))[group].argmax(1).numpy() for x in (before, after)]

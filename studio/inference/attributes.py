@@ -51,7 +51,7 @@ def read_attributes(prompt: str, families: bool = True) -> dict[str, tuple[str, 
                 found[group].append((match.start(), value, phrase))
             text = text[: match.start()] + "#" * (match.end() - match.start()) + text[match.end() :]
     named_by_phrase = {g for g, hits in found.items() if hits}
-    for position, named, word in family_hits(text) if families else ():  # "drizzly", where no phrase named the group
+    for position, named, word in family_hits(text) if families else ():  # "drizzly": a group no phrase named
         for group, value in named:
             if group not in named_by_phrase:
                 found[group].append((position, value, word))
