@@ -65,15 +65,36 @@ def domain_attributes(domain: str, rng: np.random.Generator) -> dict:
 
 def domain_scene(domain: str, seed: int, index: int, size: int) -> tuple[np.ndarray, np.ndarray, dict]:
     """Scene `index` of a domain: (uint8 image [size,size,3], uint8 labels [size,size], attributes)."""
+    attr_rng, render_rng = _scene_rngs(seed, index)
+    attrs = domain_attributes(domain, attr_rng)
+    image, labels = render_scene(attrs, render_rng, size)
+    return image, labels, attrs
+
+
+def moved_scene(
+    source: str, target: str, seed: int, index: int, size: int
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Scene `index` of `source` as the world itself paints it in `target`: the same terrain and
+    texture draws, each attribute the target does not allow moved to one it does (a day time keeps
+    its slot among DAY_TIMES). What a perfect translation could show; the ceiling of "layout kept"."""
+    attr_rng, render_rng = _scene_rngs(seed, index)
+    attrs = dict(domain_attributes(source, attr_rng))
+    for group, allowed in _spec(target).items():
+        if attrs[group] not in allowed:
+            attrs[group] = allowed[_GROUP_VALUES[group].index(attrs[group]) % len(allowed)]
+    image, labels = render_scene(attrs, render_rng, size)
+    return image, labels, attrs
+
+
+def _scene_rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """(attribute draws, render draws) of scene `index`: a pure function of (seed, index)."""
     attr_rng, render_rng = (
         np.random.default_rng(
             np.random.SeedSequence(int(seed) & 0xFFFFFFFFFFFFFFFF, spawn_key=(int(index), k, 0x646F6D))
         )
         for k in range(2)
     )
-    attrs = domain_attributes(domain, attr_rng)
-    image, labels = render_scene(attrs, render_rng, size)
-    return image, labels, attrs
+    return attr_rng, render_rng
 
 
 def domain_scenes(domain: str, n: int, seed: int, size: int, start: int = 0) -> SceneBatch:

@@ -389,6 +389,8 @@ def test_evaluate_translator_runs_on_held_out_renders(exported: Path):
     assert row["fid"]["fresh_real"] >= 0 and 0 <= row["style_spread"] <= 1
     assert set(row["pass"]) == {"reached", "layout"}
     assert "day->night" in format_table(result) and "layout mIoU" in format_table(result)
+    assert 0 <= row["layout_miou"]["world_same_layout_vs_source"] <= 1
+    assert "the world's own render of the scene there" in format_table(result)
     with pytest.raises(ModelError, match="not a translator"):
         evaluate_translator(pipe, "landscape64", n=3, judge_images=32, judge_steps=1)
 
@@ -468,3 +470,18 @@ def test_the_shipped_summer_winter_snows_summer_ground_and_greens_winter_ground(
                 assert light_out > light_in + 30 and green_out < 5, (light_in, light_out, green_out)
             else:
                 assert green_out > green_in + 5, (green_in, green_out)
+
+
+@pytest.mark.parametrize(("source", "target"), [("day", "night"), ("summer", "winter"), ("night", "day")])
+def test_moved_scene_is_the_source_scene_painted_in_the_target_domain(source: str, target: str):
+    from studio.world.domains import allows, domain_scene, moved_scene
+
+    kept, other = [], []
+    for index in range(4):
+        image, labels, attrs = domain_scene(source, 50_000, index, 64)
+        moved_image, moved_labels, moved = moved_scene(source, target, 50_000, index, 64)
+        assert allows(target, moved) and moved["features"] == attrs["features"]
+        assert not np.array_equal(moved_image, image)
+        kept.append((moved_labels == labels).mean())
+        other.append((moved_labels == domain_scene(source, 50_000, index + 10, 64)[1]).mean())
+    assert np.mean(kept) > 0.6 and np.mean(kept) > np.mean(other) + 0.1  # the same terrain draws
