@@ -214,15 +214,17 @@ def upscaler_heldout_scores(onnx_path: Path, resolution: int, scale: int, n: int
 
 
 def _patch(cfg: TrainConfig, state: dict) -> int:
-    """The version's last number: the steps trained. A grown model (no steps of its own) carries its
-    trunk's, so a newer trunk makes a newer model rather than a tie with the last grown one."""
-    if state["step"] == 0 and cfg.init:
+    """The version's last number: the steps trained. A grown model carries its trunk's, so a newer
+    trunk makes a newer model rather than a tie with the last grown one; a refinement level trained
+    on a frozen trunk adds its own steps to the trunk's (it is that trunk, trained further)."""
+    own = int(state["step"])
+    if cfg.init and (own == 0 or cfg.freeze_trunk):
         try:
             trunk = json.loads(Path(cfg.init).with_suffix(".json").read_text())
-            return int(str(trunk["version"]).rsplit(".", 1)[-1])
+            return int(str(trunk["version"]).rsplit(".", 1)[-1]) + own
         except (OSError, ValueError, KeyError, TypeError):
-            return 0
-    return int(state["step"])
+            return own
+    return own
 
 
 def make_manifest(

@@ -406,8 +406,10 @@ def test_a_grown_model_carries_its_trunks_steps_in_its_version(tmp_path: Path) -
     cfg = TrainConfig(name="grown", init=str(tmp_path / "trunk.onnx"), **TINY)
     assert _patch(cfg, {"step": 0}) == 9200
     assert _patch(cfg, {"step": 50}) == 50  # trained after growing: its own steps
+    refined = TrainConfig(name="refined", init=str(tmp_path / "trunk.onnx"), freeze_trunk=True, **TINY)
+    assert _patch(refined, {"step": 50}) == 9250  # its refinement level trained on the frozen trunk
     (tmp_path / "trunk.json").write_text("not json")
-    assert _patch(cfg, {"step": 0}) == 0
+    assert _patch(cfg, {"step": 0}) == 0 and _patch(refined, {"step": 50}) == 50
 
 
 @pytest.mark.parametrize("plain", [False, True])
