@@ -234,6 +234,7 @@ def format_table(result: dict) -> str:
 
 
 def _ceiling(layout: dict) -> str:
-    """ ", the world's own render there: 0.57" where the result has it (older manifests do not)."""
+    """ "; the world's own render of the scene there 0.57" where the result has it (older manifests
+    do not)."""
     world = layout.get("world_same_layout_vs_source")
     return "" if world is None else f"; the world's own render of the scene there {world:.2f}"

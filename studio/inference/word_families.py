@@ -102,12 +102,17 @@ def _derived(word: str) -> tuple[Named, str] | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _compound_roots() -> tuple[tuple[str, Named], ...]:
+    """The roots long enough to be one part of a compound, longest first."""
+    return tuple((root, named) for root, named in _roots().items() if len(root) >= MIN_ROOT)
+
+
 def _compound(word: str) -> tuple[Named, str] | None:
     """A lexicon root at the start ("snowbound", "stormclouds": the first part carries the
     weather), else at the end ("downpour")."""
-    long_roots = [(root, named) for root, named in _roots().items() if len(root) >= MIN_ROOT]
     for at_start in (True, False):
-        for root, named in long_roots:
+        for root, named in _compound_roots():
             if len(word) - len(root) < MIN_COMPOUND_PART:
                 continue
             if word.startswith(root) if at_start else word.endswith(root):
