@@ -26,15 +26,18 @@ class SoundChanges(QGroupBox):
         self.checks: dict[str, tuple[str, QCheckBox]] = {}  # group → (value, its box)
         self.hide()
 
-    def set_changes(self, changes: dict[str, str], heard: str = "", score: float = 0.0) -> None:
-        """One ticked box per group → value, with the sound that implies it and its score."""
+    def set_changes(
+        self, changes: dict[str, str], heard: str = "", score: float = 0.0, ticked: bool = True
+    ) -> None:
+        """One box per group → value, with the sound that implies it and its score; unticked when
+        the encoder could not place the sound (the artist may still choose a change)."""
         for _value, box in self.checks.values():
             self._layout.removeWidget(box)
             box.deleteLater()
         self.checks = {}
         for group, value in changes.items():
             box = QCheckBox(f"{group} → {value} ← {heard} {score:.2f}")
-            box.setChecked(True)
+            box.setChecked(ticked)
             box.setToolTip(f"Untick to keep the picture's {group} as it is when the sound is applied")
             box.setAccessibleName(f"Change {group} to {value}")
             box.toggled.connect(self.toggled)

@@ -36,6 +36,8 @@ SOUND_NAME_KEY = "sound_name"  # recipe.extra: the file name the artist knows th
 RECORDING_NAME = "recording.wav"
 CAPTURE_NAME = "live capture.wav"
 
+NOTHING_CAPTURED = "Nothing captured: with every change unticked the sound leaves the picture as it is"
+
 
 class SoundController(QObject):
     """Owns the Sound panel. Edits start from the session's selected node; the prompt panel's
@@ -190,10 +192,13 @@ class SoundController(QObject):
         def run(pipe, _project, _progress) -> dict | None:
             return pipe.live_sound(recipe, samples, strength, hold).extra.get(SOUND_KEY)
 
-        return self.session.submit(
-            Job(run=run, lane="capture"),
-            on_done=lambda moves: self._commit(samples, strength, CAPTURE_NAME, moves),
-        )
+        def done(moves: dict | None) -> None:
+            if moves == {}:  # every change unticked (none is ticked for a sound it cannot place)
+                self.session.notify(NOTHING_CAPTURED)
+                return
+            self._commit(samples, strength, CAPTURE_NAME, moves)
+
+        return self.session.submit(Job(run=run, lane="capture"), on_done=done)
 
     def choose_animation(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

@@ -67,6 +67,10 @@ PEAK_BUCKETS = 512
 NO_MICROPHONE_TEXT = "No microphone found"
 DEVICE_CHARS = 12  # the microphone list is this many characters wide; longer names are elided
 APPLY_TIP = "Change the picture with the current sound"
+CANT_PLACE_TIP = (
+    "The sound encoder can't place this sound, so no change is ticked: tick one to apply what the "
+    "closest sound would change, or try a clearer recording"
+)
 NOTHING_TICKED_TIP = (
     "Tick at least one change under “Will change”: with every change unticked the sound would leave "
     "the picture as it is"
@@ -170,6 +174,7 @@ class SoundPanel(QWidget):
         self._tail: deque[np.ndarray] = deque(maxlen=TAIL_CHUNKS)  # filled on the audio thread
         self._last_dir = Path.home()
         self._mic_found = False
+        self._placed = True  # the encoder placed the sound heard last (False: no change is ticked)
         self._build()
         self._poll = QTimer(self, interval=POLL_MS, timeout=self._tick)
         self._play_timer = QTimer(self, singleShot=True, timeout=lambda: self.play_button.setText("Play"))
@@ -388,7 +393,8 @@ class SoundPanel(QWidget):
             self.listen_label.setText(f"Can't place this sound (closest: {top[0][0]} {top[0][1]:.2f})")
         else:
             self.listen_label.setText("Sounds like: " + (" · ".join(lines) if lines else "—"))
-        self.changes.set_changes(changes if changes and top else {}, *(top[0] if top else ()))
+        self._placed = placed
+        self.changes.set_changes(changes if changes and top else {}, *(top[0] if top else ()), ticked=placed)
         self._update_enabled()
 
     def sound_moves(self) -> dict[str, str] | None:
@@ -650,7 +656,9 @@ class SoundPanel(QWidget):
         self.play_button.setEnabled(has_sound)
         nothing_ticked = self.changes.all_unticked()
         self.apply_button.setEnabled(has_sound and not nothing_ticked)
-        self.apply_button.setToolTip(NOTHING_TICKED_TIP if nothing_ticked else APPLY_TIP)
+        self.apply_button.setToolTip(
+            APPLY_TIP if not nothing_ticked else NOTHING_TICKED_TIP if self._placed else CANT_PLACE_TIP
+        )
         self.animate_button.setEnabled(has_sound)
         # a custom source (a test's WAV, an app's stream) records without a microphone
         self.record_button.setEnabled(recording or self._mic_found or self._custom_source)

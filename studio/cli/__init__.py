@@ -108,6 +108,11 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", type=Path, help="the image a --mask edit changes")
     p.add_argument("--sound", type=Path, help="a sound (WAV/FLAC/OGG) that moves the picture toward it")
     p.add_argument(
+        "--closest",
+        action="store_true",
+        help="with --sound: apply what the closest known sound changes even when the encoder cannot place it",
+    )
+    p.add_argument(
         "--strength", type=float, help="how far the sound moves the picture, 0..1 (default: its loudness)"
     )
     p.add_argument(

@@ -68,7 +68,7 @@ def recipe_inputs(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> tu
 
 def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> dict[str, Any]:
     from studio.audio.io import MAX_SOUND_SECONDS, AudioError, read_audio, wav_bytes
-    from studio.inference.audio_encoder import loudness_strength
+    from studio.inference.audio_encoder import listen, loudness_strength
     from studio.inference.sound_pin import SOUND_ENCODER_KEY, pin_of
 
     rate = pipe.sound_rate(info)
@@ -80,6 +80,12 @@ def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> d
     strength = loudness_strength(audio.samples) if args.strength is None else args.strength
     if not np.isfinite(strength) or not 0.0 <= strength <= 2.0:
         raise CommandError(f"--strength must be a number from 0 to 2, not {args.strength}")
+    heard = listen(pipe, info, audio.samples)
+    if strength > 0 and not heard.placed and not args.closest:  # no guess unless asked for
+        raise CommandError(
+            f"{args.sound}: {heard.verdict()}, so no picture was made "
+            f"(--closest applies what {heard.ranked[0][0]} would change)"
+        )
     return {
         "sound": assets.put(wav_bytes(audio.samples, rate), "wav"),
         "strength": round(float(strength), 4),

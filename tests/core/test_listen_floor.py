@@ -109,3 +109,18 @@ def test_manifest_refuses_a_floor_that_is_not_a_cosine(tmp_path: Path) -> None:
         with pytest.raises(ModelError, match="listen_floor"):
             parse_manifest(shipped, {**data, "listen_floor": bad})
     assert parse_manifest(shipped, {**data, "listen_floor": 0.8}).manifest["listen_floor"] == 0.8
+
+
+def test_cli_makes_no_picture_from_a_sound_it_cannot_place_unless_asked(
+    floored: Pipeline, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from studio.cli import main
+
+    monkeypatch.setenv("SYNESTHESIA_MODELS", str(floored.registry.folders[0]))
+    wav, out = tmp_path / "tone.wav", tmp_path / "edit.png"
+    write_wav(wav, _tone(), SAMPLE_RATE)
+    args = ["generate", "a meadow", "--sound", str(wav), "-o", str(out), "--device", "cpu", "--size", "32"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "can't place this sound (closest: " in err and "--closest" in err and not out.exists()
+    assert main([*args, "--closest"]) == 0 and out.exists()  # asked for: what the closest sound moves

@@ -20,7 +20,7 @@ from studio.project.store import Project
 from studio.world.sounds import synth
 from ui.main_window import MainWindow
 from ui.settings import Settings
-from ui.sound_panel import NOTHING_TICKED_TIP
+from ui.sound_panel import CANT_PLACE_TIP, NOTHING_TICKED_TIP
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +69,10 @@ def test_pinned_value_is_rendered_stored_and_restored(qtbot, attr_window):
     assert bar.combos["time"].currentData() == "auto"
 
 
-def _heard(qtbot, win: MainWindow, kind: str, folder: Path):
+def _heard(qtbot, win: MainWindow, kind: str, folder: Path, seed: int = 3):
     """Load a synthesised sound into the Sound panel and wait until it lists what it will change."""
     path = folder / f"{kind}.wav"
-    write_wav(path, synth(kind, np.random.default_rng(3), seconds=3.0), 16000)
+    write_wav(path, synth(kind, np.random.default_rng(seed), seconds=3.0), 16000)
     panel = win.sound.panel
     assert panel.load_file(path)
     qtbot.waitUntil(lambda: bool(panel.changes.checks), timeout=RENDER_MS)
@@ -95,7 +95,7 @@ def test_sound_panel_says_what_an_owl_will_change(qtbot, attr_window, tmp_path):
 def test_unticked_changes_are_left_alone_live_applied_and_stored(qtbot, attr_window, tmp_path):
     ids = generate(qtbot, attr_window, "a meadow at noon in winter", seed=2)
     attr_window.select_node(ids[0])
-    panel = _heard(qtbot, attr_window, "crickets", tmp_path)
+    panel = _heard(qtbot, attr_window, "crickets", tmp_path, seed=8)  # a take over the listen floor
     assert {g: v for g, (v, _) in panel.changes.checks.items()} == {"time": "night", "season": "summer"}
     panel.changes.checks["time"][1].click()
     with qtbot.waitSignal(attr_window.batch_shown, timeout=RENDER_MS) as blocker:
@@ -124,3 +124,16 @@ def test_unticked_changes_are_left_alone_live_applied_and_stored(qtbot, attr_win
     panel.live_button.click()
     captured = attr_window.project.node(blocker.args[0][0]).recipe
     assert isinstance(captured.extra[SOUND_KEY], dict) and "time" not in captured.extra[SOUND_KEY]
+
+
+def test_a_sound_it_cannot_place_ticks_no_change_until_the_artist_does(qtbot, attr_window, tmp_path):
+    ids = generate(qtbot, attr_window, "a meadow at noon", seed=2)
+    attr_window.select_node(ids[0])
+    panel = _heard(qtbot, attr_window, "crickets", tmp_path)  # this take is under the listen floor
+    assert panel.listen_label.text().startswith("Can't place this sound (closest: Crickets ")
+    assert panel.changes.checks and panel.changes.moves() == {}  # listed, but nothing guessed
+    assert not panel.apply_button.isEnabled() and panel.apply_button.toolTip() == CANT_PLACE_TIP
+    panel.changes.checks["time"][1].click()  # the artist chooses the closest sound's change
+    with qtbot.waitSignal(attr_window.batch_shown, timeout=RENDER_MS) as blocker:
+        panel.apply_button.click()
+    assert attr_window.project.node(blocker.args[0][0]).recipe.extra[SOUND_KEY] == {"time": "night"}
