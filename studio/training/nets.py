@@ -186,14 +186,21 @@ class Generator(nn.Module):
         return t, mu, logvar.clamp(-6, 4)
 
     def synthesize(
-        self, latent: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self,
+        latent: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        with_trunk: bool = False,
+    ):
+        """The picture; with `with_trunk`, (picture, the trunk's own picture below the refinement)."""
         cond = torch.cat([latent, t], dim=1)
         x = self.fc(cond).view(latent.shape[0], -1, 4, 4)
         for block in self.blocks:
             x = block(x, labels, cond, noise)
         rgb = self.to_rgb(x)
-        return self.refined(rgb, labels, cond, noise) if self.refine else rgb
+        out = self.refined(rgb, labels, cond, noise) if self.refine else rgb
+        return (out, rgb) if with_trunk else out
 
     def refined(
         self, rgb: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor | None = None
@@ -210,10 +217,11 @@ class Generator(nn.Module):
         labels: torch.Tensor,
         attributes: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        with_trunk: bool = False,
+    ):
         """Sample: the standard-normal z is mapped through the text-conditioned prior."""
         t, mu, logvar = self.prior_params(text, attributes)
-        return self.synthesize(mu + z * torch.exp(0.5 * logvar), t, labels, noise)
+        return self.synthesize(mu + z * torch.exp(0.5 * logvar), t, labels, noise, with_trunk)
 
 
 class TrainingGenerator(nn.Module):

@@ -42,6 +42,7 @@ from studio.training.oasis import (
     seg_fake_loss,
     seg_generator_loss,
     seg_real_loss,
+    trunk_loss,
 )
 from studio.training.samples import save_sample_grid
 from studio.world.classes import NUM_CLASSES
@@ -147,7 +148,10 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
                 if env.main:
                     progress(step + 1, cfg.steps, {"loss_d": loss_d.item(), "seg_d": seg_d.item()})
                 continue
-            fake = train_g(z, text_g, labels_in, given, noise)
+            if cfg.trunk_weight > 0:
+                fake, trunk = train_g(z, text_g, labels_in, given, noise, with_trunk=True)
+            else:
+                fake = train_g(z, text_g, labels_in, given, noise)
             logits, scores, attr_logits = train_d(fake, _cond(text, given))
             seg_g = seg_generator_loss(logits, classes, weights, ~drop)
             loss_g = seg_g - cfg.global_weight * scores.mean()
@@ -162,6 +166,9 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
                 fixed_rows = ~drop & (keep.all(1) if cfg.attributes else torch.ones_like(drop))
                 low = lowfreq_loss(fake, x, fixed_rows)
                 loss_g = loss_g + cfg.lowfreq_weight * low
+            if cfg.trunk_weight > 0:
+                held = trunk_loss(fake, trunk.detach())
+                loss_g = loss_g + cfg.trunk_weight * held
             if cfg.diversity_weight > 0:  # a second seed for a quarter of the rows
                 k = max(1, n // 4)
                 second = train_g(
@@ -188,6 +195,8 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
                 metrics["judge_g"] = judge_g.item()
             if cfg.lowfreq_weight > 0:
                 metrics["low"] = low.item()
+            if cfg.trunk_weight > 0:
+                metrics["trunk"] = held.item()
             if cfg.diversity_weight > 0:
                 metrics["div"] = -div.item()
             done = step + 1

@@ -27,6 +27,7 @@ from studio.training.oasis import (  # noqa: E402
     diversity_loss,
     lowfreq_loss,
     seg_generator_loss,
+    trunk_loss,
 )
 from studio.training.run import shipped_embedder  # noqa: E402
 from studio.world.captions import EVAL_ONLY_PHRASES  # noqa: E402
@@ -424,3 +425,22 @@ def test_the_world_stream_embeds_captions_without_attribute_words_only_when_aske
     finally:
         stream.stop()
     assert torch.equal(batch["plain"], batch["text"]) is not plain
+
+
+def test_trunk_loss_holds_the_refined_picture_to_the_trunks_own(tmp_path: Path) -> None:
+    """trunk_weight: a frozen-trunk refinement level may add detail finer than a trunk pixel, not
+    repaint the picture the encoder, segmenter and judge see at the trunk's size."""
+    trunk = torch.rand(2, 3, 8, 8) * 2 - 1
+    up = trunk.repeat_interleave(2, 2).repeat_interleave(2, 3)
+    checker = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(8, 8) * 0.3
+    assert trunk_loss(up + checker, trunk) < 1e-6  # detail within a trunk pixel costs nothing
+    assert trunk_loss(up + 0.3, trunk) == pytest.approx(0.3)  # a new tint does
+    torch.manual_seed(0)
+    G = Generator(8, 4, resolution=16, trunk=8)
+    out, low = G(torch.randn(2, 8), torch.randn(2, 384), torch.zeros(2, 11, 16, 16), with_trunk=True)
+    assert out.shape == (2, 3, 16, 16) and low.shape == (2, 3, 8, 8)
+    cfg = TrainConfig(
+        name="tiny-held", steps=2, upscaler=None, trunk_weight=5.0, **{**TINY, **OASIS, "trunk": 8}
+    )
+    metrics = train(cfg, tmp_path / "run", shipped_embedder())
+    assert np.isfinite(metrics["trunk"]) and metrics["trunk"] >= 0
