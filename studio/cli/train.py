@@ -160,6 +160,11 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", type=Path, help="runs/NAME/checkpoint.pt")
     p.add_argument("-o", "--output", type=Path, required=True, help="e.g. exported_models/NAME")
     p.add_argument("--license", default="MIT", help="license recorded in the manifest")
+    p.add_argument(
+        "--consistent",
+        action="store_true",
+        help="generator with refinement levels: its picture area-averaged to the trunk size is the trunk's",
+    )
     p.set_defaults(run=run_export)
 
 
@@ -229,7 +234,12 @@ def run_export(args: argparse.Namespace) -> int:
         manifest = export_image_encoder(state, args.output, shipped_embedder(), license_=args.license)
         print(json.dumps(manifest["metrics"]))
     else:
-        manifest = export_checkpoint(args.checkpoint, args.output, license_=args.license)
+        try:
+            manifest = export_checkpoint(
+                args.checkpoint, args.output, license_=args.license, consistent=args.consistent
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     print(
         f"wrote {args.output.with_suffix('.onnx')} (parity max abs diff "
         f"{manifest['metrics']['onnx_parity_max_abs_diff']:.2e}) and its manifest"

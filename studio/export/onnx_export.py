@@ -81,12 +81,24 @@ def build_model(state: dict) -> tuple[torch.nn.Module, TrainConfig, tuple[torch.
 
 
 def export_checkpoint(
-    checkpoint: Path, out: Path, metrics: dict | None = None, license_: str = "MIT", heldout: int = 256
+    checkpoint: Path,
+    out: Path,
+    metrics: dict | None = None,
+    license_: str = "MIT",
+    heldout: int = 256,
+    consistent: bool = False,
 ) -> dict:
     """Write OUT.onnx and OUT.json from a training checkpoint; returns the manifest.
 
-    A segmenter is also scored on `heldout` eval-split renders it never saw."""
+    A segmenter is also scored on `heldout` eval-split renders it never saw. `consistent`: a
+    generator's refinement levels are exported back-projected onto its trunk's picture (config
+    `consistent_refine`, recorded in the manifest's config) though its run trained without."""
     state = load_checkpoint(checkpoint)
+    if consistent:
+        cfg = state.get("config") or {}
+        if cfg.get("kind") != "generator" or not 0 < cfg.get("trunk", 0) < cfg.get("resolution", 0):
+            raise ValueError("--consistent needs a generator whose trunk ends below its resolution")
+        state["config"] = {**cfg, "consistent_refine": True}
     if isinstance(state.get("config"), dict) and state["config"].get("kind") == "captioner":
         from studio.export.captioner_export import export_captioner  # two graphs and a vocabulary
 

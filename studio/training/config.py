@@ -56,6 +56,7 @@ class TrainConfig(JsonConfig):
     lowfreq_weight: float = 0.0  # oasis only: L1 of 8×8 means where sketch and attributes are all given
     diversity_weight: float = 0.0  # oasis only: reward two seeds of one condition for differing (DSGAN)
     diversity_cap: float = 0.15  # oasis only: mean |Δpixel| beyond which seeds are different enough
+    consistent_refine: bool = False  # oasis only: output area-averaged to the trunk size = trunk's picture
     trunk_weight: float = 0.0  # oasis only: L1 of the output, area-averaged to the trunk size, vs the trunk
     judge_weight: float = 0.0  # oasis only: a frozen time/weather classifier of renders scores G
     attribute_wording: bool = False  # export only: the app also says the given attributes in training words

@@ -147,9 +147,11 @@ class Generator(nn.Module):
         attr_dim: int = 0,
         noise: bool = False,
         upsample: str = "nearest",
+        consistent: bool = False,
     ):
         super().__init__()
         trunk = trunk or resolution
+        self.consistent, self.trunk = consistent, trunk
         if upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be nearest or bilinear, not {upsample!r}")
         if resolution % trunk or (resolution // trunk) & (resolution // trunk - 1):
@@ -205,10 +207,17 @@ class Generator(nn.Module):
     def refined(
         self, rgb: torch.Tensor, labels: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The refinement levels alone: a trunk-sized picture → the output resolution."""
+        """The refinement levels alone: a trunk-sized picture → the output resolution. `consistent`:
+        then back-projected (Irani & Peleg 1991), so the output area-averaged to the trunk's size is
+        the trunk's picture — the levels add detail and cannot repaint what the trunk drew."""
+        out = rgb
         for level in self.refine:
-            rgb = level(rgb, labels, cond, noise)
-        return rgb.clamp(-1, 1)
+            out = level(out, labels, cond, noise)
+        if self.consistent and self.refine:
+            scale = self.resolution // self.trunk  # ints, not traced shapes: the ONNX graph stays static
+            error = F.avg_pool2d(out, scale) - rgb
+            out = out - F.interpolate(error, scale_factor=float(scale), mode="nearest")
+        return out.clamp(-1, 1)
 
     def forward(
         self,

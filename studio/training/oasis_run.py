@@ -61,6 +61,7 @@ def build_generator(cfg) -> Generator:
         attr_dim=sum(GROUPS) if cfg.attributes else 0,
         noise=cfg.noise,
         upsample=cfg.upsample,
+        consistent=cfg.consistent_refine,
     )
 
 

@@ -444,3 +444,29 @@ def test_trunk_loss_holds_the_refined_picture_to_the_trunks_own(tmp_path: Path) 
     )
     metrics = train(cfg, tmp_path / "run", shipped_embedder())
     assert np.isfinite(metrics["trunk"]) and metrics["trunk"] >= 0
+
+
+def test_a_consistent_refinement_cannot_repaint_the_trunks_picture(tmp_path: Path) -> None:
+    """consistent_refine (or `studio export --consistent`): the output, area-averaged to the trunk's
+    size, is the trunk's picture whatever the levels learned; what they add is finer detail."""
+    torch.manual_seed(0)
+    G = Generator(8, 4, resolution=16, trunk=8, consistent=True)
+    for p in G.refine.parameters():  # levels that would repaint the picture
+        torch.nn.init.normal_(p, std=0.1)
+    labels = torch.zeros(2, 11, 16, 16)
+    with torch.no_grad():
+        out, low = G(torch.randn(2, 8), torch.randn(2, 384), labels, with_trunk=True)
+    assert out.abs().max() < 1  # no clamping: the back-projection alone decides
+    assert torch.allclose(torch.nn.functional.avg_pool2d(out, 2), low, atol=1e-5)
+    lows = low.repeat_interleave(2, 2).repeat_interleave(2, 3)
+    assert (out - lows).abs().mean() > 0.01  # detail is still added
+
+    cfg = TrainConfig(name="tiny-cons", steps=1, upscaler=None, **{**TINY, **OASIS, "trunk": 8})
+    train(cfg, tmp_path / "run", shipped_embedder())
+    manifest = export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "cons", consistent=True)
+    assert manifest["training"]["config"]["consistent_refine"] is True
+    assert manifest["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
+    flat = TrainConfig(name="tiny-flat", steps=1, upscaler=None, **{**TINY, **OASIS})
+    train(flat, tmp_path / "flat", shipped_embedder())
+    with pytest.raises(ValueError, match="trunk ends below its resolution"):
+        export_checkpoint(tmp_path / "flat" / "checkpoint.pt", tmp_path / "x", consistent=True)
