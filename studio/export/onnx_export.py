@@ -314,6 +314,7 @@ def make_manifest(
         "outputs": [tensor_spec("image", ["N", 3, r, r], "image in [-1, 1]")],
         **({"attribute_groups": {k: list(v) for k, v in ATTRIBUTE_GROUPS.items()}} if cfg.attributes else {}),
         **({"attribute_wording": True} if cfg.attributes and cfg.attribute_wording else {}),
+        **({"attribute_gain": cfg.attribute_gain} if cfg.attributes and cfg.attribute_gain != 1.0 else {}),
     }
 
 

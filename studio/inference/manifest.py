@@ -7,6 +7,7 @@ exported their own model and needs to know exactly what to fix.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,7 @@ class ModelInfo:
     external_data: tuple[tuple[str, str], ...] = ()  # (file name, sha256) of weights kept beside the .onnx
     attribute_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # generator's scene-attribute input
     attribute_wording: bool = False  # generator: its text also says the given attributes in training wording
+    attribute_gain: float = 1.0  # generator: its attribute input is the given probabilities times this
     # captioner: the decoder-step graph beside the encoder (.onnx), its hash and tensors; the words
     decoder_path: Path | None = None
     decoder_sha256: str = ""
@@ -355,10 +357,21 @@ def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tupl
         "label_classes": classes,
         "attribute_groups": _attribute_groups(c, inputs),
         "attribute_wording": bool(c.get("attribute_wording", bool, required=False, default=False)),
+        "attribute_gain": _attribute_gain(c),
         "upscaler": upscaler or None,
         "example_prompts": c.strings("example_prompts"),
         "concepts": c.strings("concepts"),
     }
+
+
+def _attribute_gain(c: _Checker) -> float:
+    """`attribute_gain` (1 to 4, default 1): the attribute input is the given one-hot (or mix) times
+    this, a guidance the generator was measured with (a weak value such as morning shows more often
+    at 2 than at 1, `studio eval`). Recipes re-render exactly: it belongs to the model version."""
+    gain = c.get("attribute_gain", (int, float), required=False, default=1.0)
+    if not math.isfinite(gain) or not 1.0 <= gain <= 4.0:
+        raise c.fail("attribute_gain", f"must be a number from 1 to 4, not {gain!r}")
+    return float(gain)
 
 
 def _attribute_groups(c: _Checker, inputs: tuple[TensorSpec, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -394,7 +394,7 @@ class Pipeline:
                 part *= 1.0 - amount
                 part[values.index(mix[group])] += amount
             start += len(values)
-        return row
+        return row * info.attribute_gain
 
     @staticmethod
     def _attributes(recipe: Recipe) -> dict[str, str | None]:

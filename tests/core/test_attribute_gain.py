@@ -1,0 +1,53 @@
+"""Attribute gain: a generator whose manifest sets `attribute_gain` is fed its given attributes times
+that gain (guidance: weak values such as morning show more often), others as given, so their
+recipes render as before; a manifest with a gain outside 1..4 is refused with a clear message."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")  # the tiny attribute generator is exported with torch
+
+from tiny_models import build_generator, build_models_dir  # noqa: E402
+
+from studio.inference.attributes import RECIPE_KEY  # noqa: E402
+from studio.inference.manifest import ModelError, parse_manifest  # noqa: E402
+from studio.inference.pipeline import Pipeline  # noqa: E402
+from studio.inference.registry import ModelRegistry  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = build_models_dir(tmp_path_factory.mktemp("gain-models"))
+    build_generator(folder, name="tiny-attr", version="2.0", attributes=True)
+    shutil.copy(folder / "tiny-attr.onnx", folder / "tiny-gain.onnx")
+    manifest = json.loads((folder / "tiny-attr.json").read_text())
+    manifest.update(name="tiny-gain", attribute_gain=2.5)
+    (folder / "tiny-gain.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_gained_generator_is_fed_its_attributes_times_the_gain(models) -> None:
+    pipe = Pipeline(ModelRegistry([models]), device="cpu")
+    assert pipe.registry.get("tiny-gain").attribute_gain == 2.5
+    assert pipe.registry.get("tiny-attr").attribute_gain == 1.0
+    night = {"time": "night", "weather": None, "season": None}
+    (plain,) = pipe.recipes_for("a lake", count=1, model="tiny-attr", size=16)
+    plain = plain.replace(extra={**plain.extra, RECIPE_KEY: night})
+    gained = plain.replace(model="tiny-gain")
+    rows = [pipe._attribute_row(pipe.registry.get(r.model), r, None) for r in (plain, gained)]
+    assert rows[0].max() == 1.0 and np.allclose(rows[1], 2.5 * rows[0])
+    pictures = [pipe.render([r])[0] for r in (plain, gained, gained)]
+    assert not np.array_equal(pictures[0], pictures[1]) and np.array_equal(pictures[1], pictures[2])
+
+
+@pytest.mark.parametrize("bad", [0.5, 5, "strong", float("nan"), True])
+def test_a_gain_outside_one_to_four_is_refused(models, bad) -> None:
+    path = models / "tiny-gain.json"
+    data = json.loads(path.read_text())
+    with pytest.raises(ModelError, match="attribute_gain"):
+        parse_manifest(path, {**data, "attribute_gain": bad})
