@@ -73,6 +73,7 @@ def test_shipped_twins_are_registered() -> None:
         "landscape_sr128",
         "landscape128_v4",
         "landscape128_v5",
+        "landscape128_v5c",
     ):
         if not (SHIPPED / f"{name}.json").is_file():
             continue

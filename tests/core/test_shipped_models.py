@@ -20,6 +20,7 @@ UPSCALERS = {  # generator: its upscaler
     "landscape128": "landscape_sr128",
     "landscape128_v4": "landscape_sr128",
     "landscape128_v5": "landscape_sr128",
+    "landscape128_v5c": "landscape_sr128",
 }
 SHIPPED = [g for g in UPSCALERS if (shipped_models_dir() / f"{g}.onnx").exists()]
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped generator is exported")
