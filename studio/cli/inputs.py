@@ -80,12 +80,13 @@ def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> d
     strength = loudness_strength(audio.samples) if args.strength is None else args.strength
     if not np.isfinite(strength) or not 0.0 <= strength <= 2.0:
         raise CommandError(f"--strength must be a number from 0 to 2, not {args.strength}")
-    heard = listen(pipe, info, audio.samples)
-    if strength > 0 and not heard.placed and not args.closest:  # no guess unless asked for
-        raise CommandError(
-            f"{args.sound}: {heard.verdict()}, so no picture was made "
-            f"(--closest applies what {heard.ranked[0][0]} would change)"
-        )
+    if strength > 0 and not args.closest:  # a sound it cannot place moves nothing unless asked to
+        heard = listen(pipe, info, audio.samples)
+        if heard.ranked and not heard.placed:  # (an encoder without labels places no sound: it blends)
+            raise CommandError(
+                f"{args.sound}: {heard.verdict()}, so no picture was made "
+                f"(--closest applies what {heard.ranked[0][0]} would change)"
+            )
     return {
         "sound": assets.put(wav_bytes(audio.samples, rate), "wav"),
         "strength": round(float(strength), 4),
