@@ -41,7 +41,11 @@ def open_image(data: bytes, what: str) -> Image.Image:
         raise ImageInputError(str(exc)) from exc
     except Image.DecompressionBombError as exc:
         raise ImageInputError(f"{what} is refused as a possible decompression bomb: {exc}") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except UnidentifiedImageError as exc:  # Pillow's message names an in-memory object, not the file
+        raise ImageInputError(
+            f"{what} is not a readable image: not a PNG, JPEG, GIF, WebP, BMP or TIFF file"
+        ) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise ImageInputError(f"{what} is not a readable image: {exc}") from exc
     return image
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from studio.cli.inputs import read_input
@@ -26,20 +27,19 @@ def add_sonify(sub: argparse._SubParsersAction) -> None:
 
 
 def run_sonify(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from studio.ambience import AmbienceError, picture_ambience, write_ambience
-    from studio.image_input import ImageInputError, open_image
+    from studio.image_input import ImageInputError, picture_rgb
     from studio.inference.pipeline import Pipeline
     from studio.pngmeta import read_recipe
     from studio.recipe import RecipeError
 
     data = read_input(args.image, "picture")
-    try:
-        with open_image(data, f"the picture {args.image.name}") as image:
-            pixels = np.asarray(image.convert("RGB"))
+    try:  # CMYK, 16-bit, transparent and animated pictures are read as describe reads them
+        pixels, notes = picture_rgb(data, f"the picture {args.image.name}", "hearing")
     except ImageInputError as exc:
         raise CommandError(str(exc)) from exc
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     try:
         recipe = read_recipe(data)
     except (RecipeError, ValueError, OSError):

@@ -165,6 +165,12 @@ def add_export(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="generator with refinement levels: its picture area-averaged to the trunk size is the trunk's",
     )
+    p.add_argument(
+        "--latent-temperature",
+        type=float,
+        metavar="T",
+        help="generator: the app feeds z times T (1 to 4; measure it with studio eval first)",
+    )
     p.set_defaults(run=run_export)
 
 
@@ -236,7 +242,11 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         try:
             manifest = export_checkpoint(
-                args.checkpoint, args.output, license_=args.license, consistent=args.consistent
+                args.checkpoint,
+                args.output,
+                license_=args.license,
+                consistent=args.consistent,
+                latent_temperature=args.latent_temperature,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None

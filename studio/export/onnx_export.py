@@ -87,13 +87,21 @@ def export_checkpoint(
     license_: str = "MIT",
     heldout: int = 256,
     consistent: bool = False,
+    latent_temperature: float | None = None,
 ) -> dict:
     """Write OUT.onnx and OUT.json from a training checkpoint; returns the manifest.
 
     A segmenter is also scored on `heldout` eval-split renders it never saw. `consistent`: a
     generator's refinement levels are exported back-projected onto its trunk's picture (config
-    `consistent_refine`, recorded in the manifest's config) though its run trained without."""
+    `consistent_refine`, recorded in the manifest's config) though its run trained without.
+    `latent_temperature`: a generator's manifest asks the app to feed z times it (an export-only
+    setting chosen with studio eval after the run, also recorded in the manifest's config)."""
     state = load_checkpoint(checkpoint)
+    if latent_temperature is not None:
+        cfg = state.get("config") or {}
+        if cfg.get("kind") != "generator" or not 1.0 <= latent_temperature <= 4.0:
+            raise ValueError("--latent-temperature needs a generator and a value from 1 to 4")
+        state["config"] = {**cfg, "latent_temperature": float(latent_temperature)}
     if consistent:
         cfg = state.get("config") or {}
         if cfg.get("kind") != "generator" or not 0 < cfg.get("trunk", 0) < cfg.get("resolution", 0):
@@ -315,6 +323,7 @@ def make_manifest(
         **({"attribute_groups": {k: list(v) for k, v in ATTRIBUTE_GROUPS.items()}} if cfg.attributes else {}),
         **({"attribute_wording": True} if cfg.attributes and cfg.attribute_wording else {}),
         **({"attribute_gain": cfg.attribute_gain} if cfg.attributes and cfg.attribute_gain != 1.0 else {}),
+        **({"latent_temperature": cfg.latent_temperature} if cfg.latent_temperature != 1.0 else {}),
     }
 
 

@@ -82,6 +82,7 @@ class ModelInfo:
     attribute_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # generator's scene-attribute input
     attribute_wording: bool = False  # generator: its text also says the given attributes in training wording
     attribute_gain: float = 1.0  # generator: its attribute input is the given probabilities times this
+    latent_temperature: float = 1.0  # generator: its z input is the recipe's standard-normal z times this
     # captioner: the decoder-step graph beside the encoder (.onnx), its hash and tensors; the words
     decoder_path: Path | None = None
     decoder_sha256: str = ""
@@ -357,20 +358,26 @@ def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tupl
         "label_classes": classes,
         "attribute_groups": _attribute_groups(c, inputs),
         "attribute_wording": bool(c.get("attribute_wording", bool, required=False, default=False)),
-        "attribute_gain": _attribute_gain(c),
+        "attribute_gain": _gain(c, "attribute_gain"),
+        "latent_temperature": _gain(c, "latent_temperature"),
         "upscaler": upscaler or None,
         "example_prompts": c.strings("example_prompts"),
         "concepts": c.strings("concepts"),
     }
 
 
-def _attribute_gain(c: _Checker) -> float:
-    """`attribute_gain` (1 to 4, default 1): the attribute input is the given one-hot (or mix) times
-    this, a guidance the generator was measured with (a weak value such as morning shows more often
-    at 2 than at 1, `studio eval`). Recipes re-render exactly: it belongs to the model version."""
-    gain = c.get("attribute_gain", (int, float), required=False, default=1.0)
+def _gain(c: _Checker, key: str) -> float:
+    """A generator's input multiplier (1 to 4, default 1), measured with `studio eval` and belonging
+    to the model version, so recipes re-render exactly:
+    - `attribute_gain`: the attribute input is the given one-hot (or mix) times this, a guidance (a
+      weak value such as morning shows more often at 2 than at 1);
+    - `latent_temperature`: z is the recipe's standard-normal latent times this. The text prior
+      narrows z to about a quarter of its spread, so seeds and the discovered controls barely move
+      the picture; a temperature widens what a seed and a slider reach (BigGAN's truncation, the
+      other way)."""
+    gain = c.get(key, (int, float), required=False, default=1.0)
     if not math.isfinite(gain) or not 1.0 <= gain <= 4.0:
-        raise c.fail("attribute_gain", f"must be a number from 1 to 4, not {gain!r}")
+        raise c.fail(key, f"must be a number from 1 to 4, not {gain!r}")
     return float(gain)
 
 

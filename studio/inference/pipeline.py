@@ -309,7 +309,8 @@ class Pipeline:
                 break
         assert info.z_dim is not None and info.resolution is not None  # guaranteed by the manifest schema
         feeds: dict[str, np.ndarray] = {
-            "z": np.stack([self._latent(r, info.z_dim) for r in recipes]),
+            "z": np.stack([self._latent(r, info.z_dim) for r in recipes])
+            * np.float32(info.latent_temperature),
             "text": self._text(info, recipes, assets),
         }
         n, res = len(recipes), info.resolution

@@ -61,6 +61,7 @@ class TrainConfig(JsonConfig):
     judge_weight: float = 0.0  # oasis only: a frozen time/weather classifier of renders scores G
     attribute_wording: bool = False  # export only: the app also says the given attributes in training words
     attribute_gain: float = 1.0  # export only: the app feeds the given attributes times this (guidance)
+    latent_temperature: float = 1.0  # export only: the app feeds z times this (wider seeds and sliders)
     text_drop: float = 0.0  # oasis only: share of fully-given rows whose caption loses its attribute words
     judge_seed: int = 31_000  # its renders' seed: apart from studio eval's judge (10,000) and the data stream
     magp_weight: float = 2.0

@@ -148,6 +148,26 @@ def test_sonify_reads_a_picture_without_recipe(shipped: Pipeline, tmp_path: Path
     assert broken.returncode == 2 and "Traceback" not in broken.stderr and "broken.png" in broken.stderr
 
 
+def test_sonify_reads_odd_pictures_as_describe_does(shipped: Pipeline, tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    dot = _studio(tmp_path, "sonify", tmp_path / "dot.png")
+    assert dot.returncode == 2 and "Traceback" not in dot.stderr
+    assert "dot.png is 1x1 px; hearing needs at least 8x8 px" in dot.stderr
+    frames = [Image.fromarray(render_scenes(1, seed=s, size=64).images[0]) for s in (3, 4)]
+    frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:])
+    Image.new("CMYK", (96, 64), (0, 0, 0, 40)).save(tmp_path / "print.jpg")
+    results = {
+        name: _studio(tmp_path, "sonify", tmp_path / name, "-o", f"{name}.wav", "--seconds", "2")
+        for name in ("loop.gif", "print.jpg")
+    }
+    for name, result in results.items():
+        assert result.returncode == 0, result.stderr
+        assert soundfile.info(tmp_path / f"{name}.wav").frames == 2 * 16000
+    assert "loop.gif is animated (2 frames): hearing its first frame" in results["loop.gif"].stderr
+
+
 def test_animate_without_a_sound_uses_the_pictures_ambience(shipped: Pipeline, tmp_path: Path) -> None:
     result = _studio(
         tmp_path, "animate", "a lake at night", "--size", "32", "--fps", "4", "--seconds", "2", "-o", "a.gif"

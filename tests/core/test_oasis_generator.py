@@ -470,3 +470,16 @@ def test_a_consistent_refinement_cannot_repaint_the_trunks_picture(tmp_path: Pat
     train(flat, tmp_path / "flat", shipped_embedder())
     with pytest.raises(ValueError, match="trunk ends below its resolution"):
         export_checkpoint(tmp_path / "flat" / "checkpoint.pt", tmp_path / "x", consistent=True)
+
+
+def test_export_can_set_a_latent_temperature(tmp_path: Path) -> None:
+    """`studio export --latent-temperature T`: chosen with studio eval after the run, written to the
+    manifest (which the app reads) and to its recorded config (so the export is reproducible)."""
+    cfg = TrainConfig(name="tiny-warm", steps=1, upscaler=None, **{**TINY, **OASIS})
+    train(cfg, tmp_path / "run", shipped_embedder())
+    manifest = export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "warm", latent_temperature=2)
+    assert manifest["latent_temperature"] == 2.0
+    assert manifest["training"]["config"]["latent_temperature"] == 2.0
+    for bad in (0.5, 5.0):
+        with pytest.raises(ValueError, match="from 1 to 4"):
+            export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "x", latent_temperature=bad)

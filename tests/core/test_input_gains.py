@@ -1,6 +1,7 @@
-"""Attribute gain: a generator whose manifest sets `attribute_gain` is fed its given attributes times
-that gain (guidance: weak values such as morning show more often), others as given, so their
-recipes render as before; a manifest with a gain outside 1..4 is refused with a clear message."""
+"""Input gains a generator's manifest may set: `attribute_gain` feeds the given attributes times that
+gain (guidance: weak values such as morning show more often), `latent_temperature` feeds z times
+that temperature (seeds and sliders reach further); generators without them render as before, and a
+manifest with a value outside 1..4 is refused with a clear message."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def models(tmp_path_factory):
     manifest = json.loads((folder / "tiny-attr.json").read_text())
     manifest.update(name="tiny-gain", attribute_gain=2.5)
     (folder / "tiny-gain.json").write_text(json.dumps(manifest))
+    shutil.copy(folder / "tiny-attr.onnx", folder / "tiny-warm.onnx")
+    manifest.update(name="tiny-warm", attribute_gain=1.0, latent_temperature=2.0)
+    (folder / "tiny-warm.json").write_text(json.dumps(manifest))
     return folder
 
 
@@ -45,9 +49,22 @@ def test_a_gained_generator_is_fed_its_attributes_times_the_gain(models) -> None
     assert not np.array_equal(pictures[0], pictures[1]) and np.array_equal(pictures[1], pictures[2])
 
 
+def test_a_warmed_generator_renders_the_recipe_latent_times_its_temperature(models) -> None:
+    pipe = Pipeline(ModelRegistry([models]), device="cpu")
+    assert pipe.registry.get("tiny-warm").latent_temperature == 2.0
+    assert pipe.registry.get("tiny-attr").latent_temperature == 1.0
+    (warm,) = pipe.recipes_for("a lake", seed=3, count=1, model="tiny-warm", size=16)
+    z = warm.latent_vector(pipe.registry.get("tiny-warm").z_dim)
+    doubled = warm.replace(model="tiny-attr", latent=tuple((2 * z).tolist()))
+    pictures = pipe.render([warm, doubled, warm.replace(model="tiny-attr")])
+    assert np.array_equal(pictures[0], pictures[1])  # z × 2 inside is the same picture as 2z outside
+    assert not np.array_equal(pictures[0], pictures[2])
+
+
+@pytest.mark.parametrize("key", ["attribute_gain", "latent_temperature"])
 @pytest.mark.parametrize("bad", [0.5, 5, "strong", float("nan"), True])
-def test_a_gain_outside_one_to_four_is_refused(models, bad) -> None:
+def test_a_gain_outside_one_to_four_is_refused(models, key, bad) -> None:
     path = models / "tiny-gain.json"
     data = json.loads(path.read_text())
-    with pytest.raises(ModelError, match="attribute_gain"):
-        parse_manifest(path, {**data, "attribute_gain": bad})
+    with pytest.raises(ModelError, match=key):
+        parse_manifest(path, {**data, key: bad})
