@@ -62,6 +62,7 @@ class TrainConfig(JsonConfig):
     attribute_wording: bool = False  # export only: the app also says the given attributes in training words
     attribute_gain: float = 1.0  # export only: the app feeds the given attributes times this (guidance)
     latent_temperature: float = 1.0  # export only: the app feeds z times this (wider seeds and sliders)
+    prior_floor: float = 0.0  # oasis only: the text prior's spread of z never narrows below this
     text_drop: float = 0.0  # oasis only: share of fully-given rows whose caption loses its attribute words
     judge_seed: int = 31_000  # its renders' seed: apart from studio eval's judge (10,000) and the data stream
     magp_weight: float = 2.0

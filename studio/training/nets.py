@@ -9,6 +9,8 @@ gives the fast-converging paired loss the CPU budget needs (DESIGN §5).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -135,7 +137,9 @@ class Generator(nn.Module):
     `attr_dim` > 0 adds the scene-attribute input (time, weather, season probabilities, zeros
     for "unknown"), added to the projected text through a layer that starts at zero; `noise`
     adds a [N, 1, resolution, resolution] per-pixel noise input reaching every block. Both start
-    as no-ops, so a shipped generator can be fine-tuned into one that has them."""
+    as no-ops, so a shipped generator can be fine-tuned into one that has them. `prior_floor` > 0
+    keeps the text prior's spread of z at least that wide: trained freely it narrowed to
+    0.2–0.3, so seeds and latent sliders barely moved the picture (docs/generator_v5t.md)."""
 
     def __init__(
         self,
@@ -148,9 +152,11 @@ class Generator(nn.Module):
         noise: bool = False,
         upsample: str = "nearest",
         consistent: bool = False,
+        prior_floor: float = 0.0,
     ):
         super().__init__()
         trunk = trunk or resolution
+        self.min_logvar = max(-6.0, 2 * math.log(prior_floor)) if prior_floor > 0 else -6.0
         self.consistent, self.trunk = consistent, trunk
         if upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be nearest or bilinear, not {upsample!r}")
@@ -185,7 +191,7 @@ class Generator(nn.Module):
         if self.attr_dim and attributes is not None:
             t = t + self.attr_proj(attributes)
         mu, logvar = self.prior(t).chunk(2, dim=1)
-        return t, mu, logvar.clamp(-6, 4)
+        return t, mu, logvar.clamp(self.min_logvar, 4)
 
     def synthesize(
         self,

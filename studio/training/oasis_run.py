@@ -62,6 +62,7 @@ def build_generator(cfg) -> Generator:
         noise=cfg.noise,
         upsample=cfg.upsample,
         consistent=cfg.consistent_refine,
+        prior_floor=cfg.prior_floor,
     )
 
 

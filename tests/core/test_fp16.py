@@ -74,6 +74,7 @@ def test_shipped_twins_are_registered() -> None:
         "landscape128_v4",
         "landscape128_v5",
         "landscape128_v5c",
+        "landscape128_v5t",
     ):
         if not (SHIPPED / f"{name}.json").is_file():
             continue

@@ -21,6 +21,7 @@ UPSCALERS = {  # generator: its upscaler
     "landscape128_v4": "landscape_sr128",
     "landscape128_v5": "landscape_sr128",
     "landscape128_v5c": "landscape_sr128",
+    "landscape128_v5t": "landscape_sr128",
 }
 SHIPPED = [g for g in UPSCALERS if (shipped_models_dir() / f"{g}.onnx").exists()]
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped generator is exported")
@@ -119,3 +120,23 @@ def test_sketch_controls_layout(pipe, generator):
     assert blue_minus_green(wet) > blue_minus_green(green) + 10
     sky_then_ground = render(pipe, generator, prompt, assets=assets, sketch=grass)
     assert sky_then_ground[:, :16].mean() > sky_then_ground[:, 48:].mean()  # bright sky above darker grass
+
+
+@pytest.mark.skipif(
+    not {"landscape128_v5c", "landscape128_v5t"} <= set(SHIPPED), reason="v5c and v5t are not both shipped"
+)
+def test_v5t_is_v5c_fed_twice_the_latent(pipe: Pipeline) -> None:
+    """landscape128_v5t ships v5c's weights at latent temperature 2: its picture of a seed is v5c's
+    picture of twice that seed's latent, and its seeds differ more than v5c's."""
+    warm = pipe.recipes_for(
+        "a lake under mountains at dusk", seed=4, count=4, model="landscape128_v5t", size=128
+    )
+    z_dim = pipe.registry.get("landscape128_v5t").z_dim
+    assert pipe.registry.get("landscape128_v5t").latent_temperature == 2.0
+    twice = [
+        r.replace(model="landscape128_v5c", latent=tuple((2 * r.latent_vector(z_dim)).tolist())) for r in warm
+    ]
+    plain = [r.replace(model="landscape128_v5c") for r in warm]
+    pictures = [np.stack(pipe.render(group)).astype(np.float32) for group in (warm, twice, plain)]
+    assert np.array_equal(pictures[0], pictures[1])
+    assert pictures[0].std(0).mean() > pictures[2].std(0).mean()  # seeds spread further
