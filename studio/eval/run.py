@@ -267,7 +267,9 @@ def format_table(result: dict) -> str:
             + (f", layout kept {edit['mean']['layout_kept']:.2f}" if "layout_kept" in edit["mean"] else "")
         )
         for kind, row in edit["per_sound"].items():
-            lines.append(f"  {kind:<16}{row['attribute']:<18}{row['before']:.2f} → {row['after']:.2f}")
+            ceiling = f"   (real renders {row['real_renders']:.2f})" if "real_renders" in row else ""
+            moved = f"{row['before']:.2f} → {row['after']:.2f}"
+            lines.append(f"  {kind:<16}{row['attribute']:<18}{moved}{ceiling}")
     listen = result.get("listen")
     if listen:
         real = listen.get("listen_top1_real_recordings")

@@ -168,6 +168,7 @@ def _heldout_summary(scores: np.ndarray, found: list[tuple[Path, tuple[str, ...]
 
 
 # Sounds whose implied scene the attribute judge can see, and what it should see after the edit.
+REAL_RENDERS = 256  # eval-split renders for each row's ceiling (about 30 snowy ones)
 EDIT_TARGETS = (
     ("heavy_rain", "weather", "rainy"),
     ("thunderstorm", "weather", "stormy"),
@@ -183,8 +184,10 @@ def sound_edit_metrics(
 ) -> dict:
     """Per sound: how often the judge sees the sound's attribute before vs after a sound edit of
     held-out prompts that do not ask for it (each prompt with its own take of the sound, so one
-    misheard take does not decide the row), and how much of the layout the edit kept (pixel
-    agreement of the segmenter's label maps before/after, when a segmenter is installed)."""
+    misheard take does not decide the row), how much of the layout the edit kept (pixel
+    agreement of the segmenter's label maps before/after, when a segmenter is installed), and the
+    row's ceiling: how often the judge sees the attribute in real renders that have it (it calls
+    half of the real snowy renders foggy or overcast)."""
     import torch
 
     from studio.eval.judge import GROUPS, to_input
@@ -195,6 +198,7 @@ def sound_edit_metrics(
 
     info = pipe.registry.get(model)
     scenes = render_scenes(4 * n, seed=seed, size=16, split="eval")
+    real = render_scenes(REAL_RENDERS, seed=seed + 1, size=64, split="eval")
     seg_info = pipe.registry.segmenter_for(info)
     segmenter = Segmenter(pipe.engine, seg_info) if seg_info is not None else None
     per_sound: dict[str, dict] = {}
@@ -221,6 +225,11 @@ def sound_edit_metrics(
             "before": round(float((seen[0] == wanted).mean()), 3),
             "after": round(float((seen[1] == wanted).mean()), 3),
         }
+        having = [i for i, a in enumerate(real.attributes) if a[group] == target]
+        if having:
+            with torch.no_grad():
+                seen_real = judge(to_input(real.images[having]))[group].argmax(1).numpy()
+            row["real_renders"] = round(float((seen_real == wanted).mean()), 3)
         if segmenter is not None:
             maps = [np.stack(segmenter.segment(list(x))) for x in (before, after)]
             row["layout_kept"] = round(float((maps[0] == maps[1]).mean()), 3)
