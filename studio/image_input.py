@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from studio.limits import MemoryLimitError, require
 
+UNIDENTIFIED = "not a PNG, JPEG, GIF, WebP, BMP or TIFF file"  # Pillow's own message names a BytesIO
 _ONE_BYTE_MODES = ("1", "L", "P")  # Pillow holds other modes in 2-4 bytes a pixel; 4 is the bound
 
 
@@ -41,10 +42,8 @@ def open_image(data: bytes, what: str) -> Image.Image:
         raise ImageInputError(str(exc)) from exc
     except Image.DecompressionBombError as exc:
         raise ImageInputError(f"{what} is refused as a possible decompression bomb: {exc}") from exc
-    except UnidentifiedImageError as exc:  # Pillow's message names an in-memory object, not the file
-        raise ImageInputError(
-            f"{what} is not a readable image: not a PNG, JPEG, GIF, WebP, BMP or TIFF file"
-        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageInputError(f"{what} is not a readable image: {UNIDENTIFIED}") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageInputError(f"{what} is not a readable image: {exc}") from exc
     return image

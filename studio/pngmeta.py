@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from studio.image_input import UNIDENTIFIED
 from studio.recipe import Recipe, RecipeError
 
 KEYWORD = "synesthesia-recipe"
@@ -51,7 +52,9 @@ def _open(source: Path | str | bytes) -> tuple[Image.Image, str]:
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes | bytearray) else Path(source))
     except FileNotFoundError as exc:
         raise RecipeError(f"{name} does not exist") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:  # SyntaxError: broken chunks
+    except UnidentifiedImageError as exc:
+        raise RecipeError(f"{name} is not a readable image: {UNIDENTIFIED}") from exc
+    except (OSError, ValueError, SyntaxError) as exc:  # SyntaxError: broken chunks
         raise RecipeError(f"{name} is not a readable image: {exc}") from exc
     except Image.DecompressionBombError as exc:
         raise RecipeError(f"{name} claims to be too large to open safely: {exc}") from exc

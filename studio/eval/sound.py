@@ -199,6 +199,8 @@ def sound_edit_metrics(
     info = pipe.registry.get(model)
     scenes = render_scenes(4 * n, seed=seed, size=16, split="eval")
     real = render_scenes(REAL_RENDERS, seed=seed + 1, size=64, split="eval")
+    with torch.no_grad():
+        judged_real = {g: v.argmax(1).numpy() for g, v in judge(to_input(real.images)).items()}
     seg_info = pipe.registry.segmenter_for(info)
     segmenter = Segmenter(pipe.engine, seg_info) if seg_info is not None else None
     per_sound: dict[str, dict] = {}
@@ -227,9 +229,7 @@ def sound_edit_metrics(
         }
         having = [i for i, a in enumerate(real.attributes) if a[group] == target]
         if having:
-            with torch.no_grad():
-                seen_real = judge(to_input(real.images[having]))[group].argmax(1).numpy()
-            row["real_renders"] = round(float((seen_real == wanted).mean()), 3)
+            row["real_renders"] = round(float((judged_real[group][having] == wanted).mean()), 3)
         if segmenter is not None:
             maps = [np.stack(segmenter.segment(list(x))) for x in (before, after)]
             row["layout_kept"] = round(float((maps[0] == maps[1]).mean()), 3)

@@ -18,6 +18,7 @@ import torch
 from studio.eval.sharpness import image_scores
 from studio.export.fp16 import Fp16Error, add_fp16_twin
 from studio.hashing import sha256_file
+from studio.inference.manifest import GAIN_RANGE
 from studio.inference.segmenter import confusion, scores, to_input
 from studio.training.config import TrainConfig
 from studio.training.data import ATTRIBUTE_GROUPS
@@ -97,16 +98,20 @@ def export_checkpoint(
     `latent_temperature`: a generator's manifest asks the app to feed z times it (an export-only
     setting chosen with studio eval after the run, also recorded in the manifest's config)."""
     state = load_checkpoint(checkpoint)
+    cfg = state.get("config") or {}
+    generator = cfg.get("kind") == "generator"
+    overrides: dict = {}  # export-time settings, recorded in the manifest's config
     if latent_temperature is not None:
-        cfg = state.get("config") or {}
-        if cfg.get("kind") != "generator" or not 1.0 <= latent_temperature <= 4.0:
-            raise ValueError("--latent-temperature needs a generator and a value from 1 to 4")
-        state["config"] = {**cfg, "latent_temperature": float(latent_temperature)}
+        low, high = GAIN_RANGE
+        if not generator or not low <= latent_temperature <= high:
+            raise ValueError(f"--latent-temperature needs a generator and a value from {low:g} to {high:g}")
+        overrides["latent_temperature"] = float(latent_temperature)
     if consistent:
-        cfg = state.get("config") or {}
-        if cfg.get("kind") != "generator" or not 0 < cfg.get("trunk", 0) < cfg.get("resolution", 0):
+        if not generator or not 0 < cfg.get("trunk", 0) < cfg.get("resolution", 0):
             raise ValueError("--consistent needs a generator whose trunk ends below its resolution")
-        state["config"] = {**cfg, "consistent_refine": True}
+        overrides["consistent_refine"] = True
+    if overrides:
+        state["config"] = {**cfg, **overrides}
     if isinstance(state.get("config"), dict) and state["config"].get("kind") == "captioner":
         from studio.export.captioner_export import export_captioner  # two graphs and a vocabulary
 

@@ -366,6 +366,9 @@ def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tupl
     }
 
 
+GAIN_RANGE = (1.0, 4.0)  # attribute_gain and latent_temperature: what studio eval measured
+
+
 def _gain(c: _Checker, key: str) -> float:
     """A generator's input multiplier (1 to 4, default 1), measured with `studio eval` and belonging
     to the model version, so recipes re-render exactly:
@@ -376,8 +379,9 @@ def _gain(c: _Checker, key: str) -> float:
       the picture; a temperature widens what a seed and a slider reach (BigGAN's truncation, the
       other way)."""
     gain = c.get(key, (int, float), required=False, default=1.0)
-    if not math.isfinite(gain) or not 1.0 <= gain <= 4.0:
-        raise c.fail(key, f"must be a number from 1 to 4, not {gain!r}")
+    low, high = GAIN_RANGE
+    if not math.isfinite(gain) or not low <= gain <= high:
+        raise c.fail(key, f"must be a number from {low:g} to {high:g}, not {gain!r}")
     return float(gain)
 
 
