@@ -343,3 +343,11 @@ def write_custom_op_model(folder: Path, name: str = "custom") -> Path:
             "scale": 2,
         },
     )
+
+
+def model_variant(folder: Path, source: str, name: str, **changes: Any) -> None:
+    """A copy of `source` (same .onnx) installed as `name`, its manifest changed by `changes`:
+    a manifest-only setting such as a gain or an edge fill, tried on the same weights."""
+    shutil.copy(folder / f"{source}.onnx", folder / f"{name}.onnx")
+    manifest = json.loads((folder / f"{source}.json").read_text())
+    (folder / f"{name}.json").write_text(json.dumps({**manifest, "name": name, **changes}))

@@ -26,7 +26,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     p.add_argument("--steps", type=int, help="override the config's total steps")
     p.add_argument(
-        "--init", type=Path, help="a generator .onnx to start from (fine-tune a shipped model on --data)"
+        "--init", type=Path, help="a generator or upscaler .onnx to start from (fine-tune a shipped model)"
     )
     p.add_argument("--data-a", type=Path, help="translator configs: pictures of the first domain")
     p.add_argument("--data-b", type=Path, help="translator configs: pictures of the second domain")
@@ -82,8 +82,10 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig.load(args.config)
     except (ValueError, TypeError) as exc:
         raise CommandError(f"bad config {args.config}: {exc}") from exc
-    if args.init is not None and cfg.kind != "generator":
-        raise CommandError(f"--init starts a generator from an .onnx; {args.config} trains a {cfg.kind}")
+    if args.init is not None and cfg.kind not in ("generator", "upscaler"):
+        raise CommandError(
+            f"--init starts a generator or an upscaler from an .onnx; {args.config} trains a {cfg.kind}"
+        )
     if args.data is not None and cfg.kind == "captioner":
         raise CommandError(
             "the captioner trains on the procedural world's captions; --data is for generators"
@@ -171,6 +173,13 @@ def add_export(sub: argparse._SubParsersAction) -> None:
         metavar="T",
         help="generator: the app feeds z times T (1 to 4; measure it with studio eval first)",
     )
+    p.add_argument(
+        "--edge-fill",
+        type=int,
+        metavar="PX",
+        help="generator: the app mirrors the interior over this many border pixels (its frame of lines)",
+    )
+    p.add_argument("--upscaler", metavar="NAME", help="generator: the upscaler its manifest names")
     p.set_defaults(run=run_export)
 
 
@@ -247,6 +256,8 @@ def run_export(args: argparse.Namespace) -> int:
                 license_=args.license,
                 consistent=args.consistent,
                 latent_temperature=args.latent_temperature,
+                edge_fill=args.edge_fill,
+                upscaler=args.upscaler,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None

@@ -89,6 +89,8 @@ def export_checkpoint(
     heldout: int = 256,
     consistent: bool = False,
     latent_temperature: float | None = None,
+    edge_fill: int | None = None,
+    upscaler: str | None = None,
 ) -> dict:
     """Write OUT.onnx and OUT.json from a training checkpoint; returns the manifest.
 
@@ -96,7 +98,8 @@ def export_checkpoint(
     generator's refinement levels are exported back-projected onto its trunk's picture (config
     `consistent_refine`, recorded in the manifest's config) though its run trained without.
     `latent_temperature`: a generator's manifest asks the app to feed z times it (an export-only
-    setting chosen with studio eval after the run, also recorded in the manifest's config)."""
+    setting chosen with studio eval after the run, also recorded in the manifest's config);
+    `edge_fill` and `upscaler` likewise (border pixels mirrored over, the upscaler it names)."""
     state = load_checkpoint(checkpoint)
     cfg = state.get("config") or {}
     generator = cfg.get("kind") == "generator"
@@ -106,6 +109,14 @@ def export_checkpoint(
         if not generator or not low <= latent_temperature <= high:
             raise ValueError(f"--latent-temperature needs a generator and a value from {low:g} to {high:g}")
         overrides["latent_temperature"] = float(latent_temperature)
+    if edge_fill is not None:
+        if not generator or not 0 <= edge_fill <= cfg.get("resolution", 0) // 16:
+            raise ValueError("--edge-fill needs a generator and at most its resolution / 16 pixels")
+        overrides["edge_fill"] = edge_fill
+    if upscaler is not None:
+        if not generator:
+            raise ValueError("--upscaler names a generator's upscaler")
+        overrides["upscaler"] = upscaler
     if consistent:
         if not generator or not 0 < cfg.get("trunk", 0) < cfg.get("resolution", 0):
             raise ValueError("--consistent needs a generator whose trunk ends below its resolution")
@@ -329,6 +340,7 @@ def make_manifest(
         **({"attribute_wording": True} if cfg.attributes and cfg.attribute_wording else {}),
         **({"attribute_gain": cfg.attribute_gain} if cfg.attributes and cfg.attribute_gain != 1.0 else {}),
         **({"latent_temperature": cfg.latent_temperature} if cfg.latent_temperature != 1.0 else {}),
+        **({"edge_fill": cfg.edge_fill} if cfg.edge_fill else {}),
     }
 
 

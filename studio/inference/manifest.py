@@ -83,6 +83,7 @@ class ModelInfo:
     attribute_wording: bool = False  # generator: its text also says the given attributes in training wording
     attribute_gain: float = 1.0  # generator: its attribute input is the given probabilities times this
     latent_temperature: float = 1.0  # generator: its z input is the recipe's standard-normal z times this
+    edge_fill: int = 0  # generator: border pixels of its output replaced by the interior's mirror
     # captioner: the decoder-step graph beside the encoder (.onnx), its hash and tensors; the words
     decoder_path: Path | None = None
     decoder_sha256: str = ""
@@ -360,6 +361,7 @@ def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tupl
         "attribute_wording": bool(c.get("attribute_wording", bool, required=False, default=False)),
         "attribute_gain": _gain(c, "attribute_gain"),
         "latent_temperature": _gain(c, "latent_temperature"),
+        "edge_fill": _edge_fill(c, resolution),
         "upscaler": upscaler or None,
         "example_prompts": c.strings("example_prompts"),
         "concepts": c.strings("concepts"),
@@ -383,6 +385,15 @@ def _gain(c: _Checker, key: str) -> float:
     if not math.isfinite(gain) or not low <= gain <= high:
         raise c.fail(key, f"must be a number from {low:g} to {high:g}, not {gain!r}")
     return float(gain)
+
+
+def _edge_fill(c: _Checker, resolution: int) -> int:
+    """Border pixels (at the generator's resolution) the app replaces by the mirror of the interior:
+    a generator whose convolutions saw zero padding draws a frame of lines along its edges."""
+    fill, most = c.get("edge_fill", int, required=False, default=0), resolution // 16
+    if isinstance(fill, bool) or not 0 <= fill <= most:
+        raise c.fail("edge_fill", f"must be a whole number of pixels from 0 to {most}, not {fill!r}")
+    return fill
 
 
 def _attribute_groups(c: _Checker, inputs: tuple[TensorSpec, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:

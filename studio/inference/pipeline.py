@@ -324,7 +324,7 @@ class Pipeline:
             feeds["mask"] = np.ones((n, 1, res, res), dtype=np.float32)
         if info.input("image") is not None:
             feeds["image"] = np.zeros((n, 3, res, res), dtype=np.float32)
-        images = self.engine.run(info.path, feeds)[info.image_output]
+        images = mirror_edges(self.engine.run(info.path, feeds)[info.image_output], info.edge_fill)
         upscaler = None if preview else self.registry.upscaler_for(info)
         bigger = [i for i, r in enumerate(recipes) if r.size > res]
         upscaled: dict[int, np.ndarray] = {}
@@ -635,3 +635,12 @@ def noise_for_seed(seed: int, resolution: int) -> np.ndarray:
     """The per-pixel noise map a seed stands for ([1, R, R]): portable, like its latent."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFFFFFFFFFF, 0x6E6F697365])  # "noise"
     return rng.standard_normal((1, resolution, resolution)).astype(np.float32)
+
+
+def mirror_edges(images: np.ndarray, width: int) -> np.ndarray:
+    """[N, C, H, W] with the outer `width` rows and columns replaced by the mirror of the pixels
+    just inside them (numpy's "reflect"): removes a generator's frame of padding lines."""
+    if width <= 0:
+        return images
+    inner = images[:, :, width:-width, width:-width]
+    return np.pad(inner, ((0, 0), (0, 0), (width, width), (width, width)), mode="reflect")

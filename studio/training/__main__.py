@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--steps", type=int)
-    parser.add_argument("--init", type=Path, help="a generator .onnx to start from")
+    parser.add_argument("--init", type=Path, help="a generator or upscaler .onnx to start from")
     parser.add_argument("--data-a", type=Path, help="translator: pictures of the first domain")
     parser.add_argument("--data-b", type=Path, help="translator: pictures of the second domain")
     args = parser.parse_args()

@@ -209,6 +209,7 @@ def captioner_run(cfg, out_dir: Path, embed, resume, env, progress, should_stop)
     net.train()
     metrics: dict[str, float] = {}
     loop_start, seen_start = time.time(), seen
+    done = start  # what the return reports if a stop comes first
     for step in range(start, cfg.steps):
         if should_stop():
             break
@@ -236,4 +237,4 @@ def captioner_run(cfg, out_dir: Path, embed, resume, env, progress, should_stop)
         if env.main:
             rate = (seen - seen_start) / max(1e-6, time.time() - loop_start)
             progress(done, cfg.steps, {**metrics, "img_per_s": rate})
-    return {"step": cfg.steps, "seen": seen, **metrics}
+    return {"step": done, "seen": seen, **metrics}

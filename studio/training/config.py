@@ -62,6 +62,7 @@ class TrainConfig(JsonConfig):
     attribute_wording: bool = False  # export only: the app also says the given attributes in training words
     attribute_gain: float = 1.0  # export only: the app feeds the given attributes times this (guidance)
     latent_temperature: float = 1.0  # export only: the app feeds z times this (wider seeds and sliders)
+    edge_fill: int = 0  # export only: the app mirrors the interior over this many border pixels
     prior_floor: float = 0.0  # oasis only: the text prior's spread of z never narrows below this
     text_drop: float = 0.0  # oasis only: share of fully-given rows whose caption loses its attribute words
     judge_seed: int = 31_000  # its renders' seed: apart from studio eval's judge (10,000) and the data stream
@@ -70,13 +71,15 @@ class TrainConfig(JsonConfig):
     ema_beta: float = 0.999
     adv_weight: float = 0.0  # upscaler only: SRGAN adversarial term; 0 trains with L1 + Sobel alone
     adv_start: int = 0  # upscaler only: step the adversarial term starts (after an L1 pretraining)
+    input_noise: float = 0.02  # upscaler only: Gaussian noise on its inputs (teaches it to denoise them)
+    input_blur: float = 0.0  # upscaler only: inputs blurred by a Gaussian of sigma up to this (px)
     seed: int = 0
     threads: int = 2
     ring_capacity: int = 4096
     snapshot_every: int = 200
     sample_every: int = 200
     data: str | None = None  # a folder of captioned images; None streams the procedural world
-    init: str | None = None  # generator only: a generator .onnx whose weights a fresh run starts from
+    init: str | None = None  # generator or upscaler: an .onnx of its kind a fresh run starts from
     init_refine: str | None = None  # generator only: an .onnx whose refinement levels (refine.*) fill ours
     # captioner only (kind "captioner": studio/training/captioner.py; lr_g is its learning rate)
     cap_width: int = 32  # CNN encoder base channels

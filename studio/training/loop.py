@@ -33,7 +33,7 @@ from studio.training.nets import (
     attribute_loss,
 )
 from studio.training.samples import save_sample_grid
-from studio.training.segmenter import SegmenterNet, class_weights, colorize, segmenter_step
+from studio.training.segmenter import SegmenterNet, class_weights, colorize, gaussian_blur, segmenter_step
 from studio.world.classes import NUM_CLASSES
 from studio.world.scene import render_scenes
 
@@ -196,13 +196,18 @@ def _ema_update(ema: torch.nn.Module, live: torch.nn.Module, beta: float) -> Non
             e.lerp_(p, 1 - beta)
 
 
-def load_onnx_generator(G: Generator, path: Path) -> None:
-    """Start from a shipped (or any exported) generator: its ONNX initializers carry the
-    state_dict names unchanged, so a fine-tune needs no torch checkpoint of it."""
+def _onnx_weights(path: Path) -> dict:
+    """An exported model's ONNX initializers: they carry the state_dict names unchanged, so a
+    fine-tune needs no torch checkpoint of it."""
     import onnx
     from onnx import numpy_helper
 
-    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    return {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+
+
+def load_onnx_generator(G: Generator, path: Path) -> None:
+    """Start from a shipped (or any exported) generator; parts that start as no-ops may be new."""
+    weights = _onnx_weights(path)
     state = G.state_dict()
     fresh = sorted(k for k in state if k not in weights)  # only parts that start as no-ops may be new
     wrong = sorted(k for k in state if k in weights and weights[k].shape != tuple(state[k].shape))
@@ -217,13 +222,21 @@ def load_onnx_generator(G: Generator, path: Path) -> None:
     log.info("generator initialised from %s", path)
 
 
+def load_onnx_upscaler(U: Upscaler, path: Path) -> None:
+    """Start an upscaler from an exported one (same scale); its critic starts fresh."""
+    weights = _onnx_weights(path)
+    state = U.state_dict()
+    wrong = sorted(k for k in state if k not in weights or weights[k].shape != tuple(state[k].shape))
+    if wrong:
+        raise ValueError(f"{path} does not fit this config's upscaler (scale): {', '.join(wrong[:3])}")
+    U.load_state_dict({k: torch.from_numpy(weights[k].copy()) for k in state})
+    log.info("upscaler initialised from %s", path)
+
+
 def load_onnx_refinement(G: Generator, path: Path) -> None:
     """Take the refinement levels (refine.*) of another exported generator: a new trunk trained
     at its own resolution is grown with the shipped 128 px model's second stage."""
-    import onnx
-    from onnx import numpy_helper
-
-    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    weights = _onnx_weights(path)
     state = G.state_dict()
     taken = {
         k: torch.from_numpy(weights[k].copy()) for k in state if k.startswith("refine.") and k in weights
@@ -263,6 +276,7 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
     metrics: dict[str, float] = {}
     t0 = time.time()
     try:
+        done = start  # what the return reports if a stop comes first
         for step in range(start, cfg.steps):
             if should_stop():
                 break
@@ -340,7 +354,7 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
                 )
     finally:
         data.stop()
-    return {"step": cfg.steps, "seen": seen, **metrics}
+    return {"step": done, "seen": seen, **metrics}
 
 
 def _fixed_samples(cfg: TrainConfig, embed, device) -> dict[str, torch.Tensor]:
@@ -386,6 +400,8 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
     if cfg.adv_weight < 0 or cfg.adv_start < 0:
         raise ValueError(f"adv_weight and adv_start must be >= 0, not {cfg.adv_weight} and {cfg.adv_start}")
     U = Upscaler(cfg.scale).to(env.device)
+    if cfg.init and not (resume and checkpoint_path(out_dir).exists()):
+        load_onnx_upscaler(U, Path(cfg.init))
     U_ema = copy.deepcopy(U).eval().requires_grad_(False)
     opt = torch.optim.Adam(U.parameters(), cfg.lr_g)
     parts: dict = {"U": U, "U_ema": U_ema, "opt": opt}
@@ -401,13 +417,17 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
     metrics: dict[str, float] = {}
     t0 = time.time()
     try:
+        done = start  # what the return reports if a stop comes first
         for step in range(start, cfg.steps):
             if should_stop():
                 break
             rng = np.random.default_rng([cfg.seed, env.rank, step])
             hi = data.sample(cfg.batch, rng)["image"].to(env.device)
             lo = F.avg_pool2d(hi, cfg.scale)
-            lo = lo + 0.02 * torch.randn_like(lo)  # generator outputs are never perfectly clean
+            if cfg.input_blur > 0:  # generator outputs are softer than downscaled renders: learn to sharpen
+                sigma = torch.from_numpy(rng.uniform(0, cfg.input_blur, hi.shape[0]).astype(np.float32))
+                lo = gaussian_blur(lo, sigma.to(env.device))
+            lo = lo + cfg.input_noise * torch.randn_like(lo)  # denoise inputs: also wipes their grain
             out = train_u(lo)
             rec = _l1_sobel(out, hi)
             metrics = {"l1": rec.item()}
@@ -439,7 +459,7 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
                 progress(done, cfg.steps, metrics)
     finally:
         data.stop()
-    return {"step": cfg.steps, "seen": seen, **metrics}
+    return {"step": done, "seen": seen, **metrics}
 
 
 def _segmenter_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
@@ -453,6 +473,7 @@ def _segmenter_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
     metrics: dict[str, float] = {}
     t0 = time.time()
     try:
+        done = start  # what the return reports if a stop comes first
         for step in range(start, cfg.steps):
             if should_stop():
                 break
@@ -479,4 +500,4 @@ def _segmenter_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
                 progress(done, cfg.steps, metrics)
     finally:
         data.stop()
-    return {"step": cfg.steps, "seen": seen, **metrics}
+    return {"step": done, "seen": seen, **metrics}

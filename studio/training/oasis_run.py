@@ -96,6 +96,7 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
     metrics: dict[str, float] = {}
     t0 = time.time()
     try:
+        done = start  # what the return reports if a stop comes first
         for step in range(start, cfg.steps):
             if should_stop():
                 break
@@ -214,7 +215,7 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
         data.stop()
     if env.main and not checkpoint_path(out_dir).exists():  # steps 0: a grown model, exported as is
         _snapshot(out_dir, cfg, start, seen, wall, parts, metrics)
-    return {"step": cfg.steps, "seen": seen, **metrics}
+    return {"step": done, "seen": seen, **metrics}
 
 
 def _frozen_judge(cfg, out_dir: Path, env):

@@ -53,7 +53,7 @@ class SegmenterNet(nn.Module):
         return self.head(x)
 
 
-def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """Per-row Gaussian blur (5×5, separable); sigma 0 leaves a row unchanged."""
     offsets = torch.arange(-2, 3, dtype=x.dtype, device=x.device)
     weights = torch.exp(-(offsets[None] ** 2) / (2 * sigma[:, None].clamp(min=1e-3) ** 2))
@@ -89,7 +89,7 @@ def degrade(
     y = grey + (x - grey) * saturation
     y = (y - mean) * contrast + mean + brightness
     y = y * gain
-    blurred = _blur(y, rand(n) * 1.5 * (rand(n) < 0.5).float())
+    blurred = gaussian_blur(y, rand(n) * 1.5 * (rand(n) < 0.5).float())
     size = images.shape[-1]
     small = F.interpolate(blurred, scale_factor=0.5, mode="area")
     resized = F.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)

@@ -26,7 +26,8 @@ def test_evaluate_reports_accuracy_and_diversity(pipeline):
     assert np.isfinite(result["diversity_pixel_std"])
     assert set(result["text_probe"]) == {"train", "heldout"}
     detail = result["detail_as_shown"]
-    assert detail["size"] == 256 and detail["gradient_ratio"] > 0 and detail["high_freq_ratio"] > 0
+    assert detail["size"] == 256 and detail["border_cut_px"] == 16
+    assert detail["gradient_ratio"] > 0 and detail["high_freq_ratio"] > 0
     table = format_table(result)
     assert "text_only" in table and "embedding probe (held-out)" in table and "detail as shown" in table
 

@@ -75,6 +75,8 @@ def test_shipped_twins_are_registered() -> None:
         "landscape128_v5",
         "landscape128_v5c",
         "landscape128_v5t",
+        "landscape128_v5u",
+        "landscape_sr128_v2",
     ):
         if not (SHIPPED / f"{name}.json").is_file():
             continue

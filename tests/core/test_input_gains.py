@@ -6,14 +6,13 @@ manifest with a value outside 1..4 is refused with a clear message."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 pytest.importorskip("torch")  # the tiny attribute generator is exported with torch
 
-from tiny_models import build_generator, build_models_dir  # noqa: E402
+from tiny_models import build_generator, build_models_dir, model_variant  # noqa: E402
 
 from studio.inference.attributes import RECIPE_KEY  # noqa: E402
 from studio.inference.manifest import ModelError, parse_manifest  # noqa: E402
@@ -25,13 +24,8 @@ from studio.inference.registry import ModelRegistry  # noqa: E402
 def models(tmp_path_factory):
     folder = build_models_dir(tmp_path_factory.mktemp("gain-models"))
     build_generator(folder, name="tiny-attr", version="2.0", attributes=True)
-    shutil.copy(folder / "tiny-attr.onnx", folder / "tiny-gain.onnx")
-    manifest = json.loads((folder / "tiny-attr.json").read_text())
-    manifest.update(name="tiny-gain", attribute_gain=2.5)
-    (folder / "tiny-gain.json").write_text(json.dumps(manifest))
-    shutil.copy(folder / "tiny-attr.onnx", folder / "tiny-warm.onnx")
-    manifest.update(name="tiny-warm", attribute_gain=1.0, latent_temperature=2.0)
-    (folder / "tiny-warm.json").write_text(json.dumps(manifest))
+    model_variant(folder, "tiny-attr", "tiny-gain", attribute_gain=2.5)
+    model_variant(folder, "tiny-attr", "tiny-warm", latent_temperature=2.0)
     return folder
 
 

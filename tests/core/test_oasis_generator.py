@@ -472,17 +472,22 @@ def test_a_consistent_refinement_cannot_repaint_the_trunks_picture(tmp_path: Pat
         export_checkpoint(tmp_path / "flat" / "checkpoint.pt", tmp_path / "x", consistent=True)
 
 
-def test_export_can_set_a_latent_temperature(tmp_path: Path) -> None:
-    """`studio export --latent-temperature T`: chosen with studio eval after the run, written to the
-    manifest (which the app reads) and to its recorded config (so the export is reproducible)."""
+def test_export_can_set_a_latent_temperature_an_edge_fill_and_an_upscaler(tmp_path: Path) -> None:
+    """`studio export --latent-temperature T --edge-fill PX --upscaler NAME`: chosen with studio eval
+    after the run, written to the manifest (which the app reads) and to its recorded config (so the
+    export is reproducible)."""
     cfg = TrainConfig(name="tiny-warm", steps=1, upscaler=None, **{**TINY, **OASIS})
     train(cfg, tmp_path / "run", shipped_embedder())
-    manifest = export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "warm", latent_temperature=2)
-    assert manifest["latent_temperature"] == 2.0
-    assert manifest["training"]["config"]["latent_temperature"] == 2.0
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    manifest = export_checkpoint(ckpt, tmp_path / "warm", latent_temperature=2, edge_fill=1, upscaler="sr-b")
+    keys = ("latent_temperature", "edge_fill", "upscaler")
+    assert [manifest[k] for k in keys] == [2.0, 1, "sr-b"]
+    assert [manifest["training"]["config"][k] for k in keys] == [2.0, 1, "sr-b"]
     for bad in (0.5, 5.0):
         with pytest.raises(ValueError, match="from 1 to 4"):
-            export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "x", latent_temperature=bad)
+            export_checkpoint(ckpt, tmp_path / "x", latent_temperature=bad)
+    with pytest.raises(ValueError, match="resolution / 16"):
+        export_checkpoint(ckpt, tmp_path / "x", edge_fill=TINY["resolution"])
 
 
 def test_a_prior_floor_keeps_the_latent_spread(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ UPSCALERS = {  # generator: its upscaler
     "landscape128_v5": "landscape_sr128",
     "landscape128_v5c": "landscape_sr128",
     "landscape128_v5t": "landscape_sr128",
+    "landscape128_v5u": "landscape_sr128_v2",
 }
 SHIPPED = [g for g in UPSCALERS if (shipped_models_dir() / f"{g}.onnx").exists()]
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped generator is exported")
@@ -140,3 +141,27 @@ def test_v5t_is_v5c_fed_twice_the_latent(pipe: Pipeline) -> None:
     pictures = [np.stack(pipe.render(group)).astype(np.float32) for group in (warm, twice, plain)]
     assert np.array_equal(pictures[0], pictures[1])
     assert pictures[0].std(0).mean() > pictures[2].std(0).mean()  # seeds spread further
+
+
+@pytest.mark.skipif(
+    not {"landscape128_v5t", "landscape128_v5u"} <= set(SHIPPED), reason="v5t and v5u are not both shipped"
+)
+def test_v5u_is_v5t_without_its_frame_and_sharper_at_256_px(pipe: Pipeline) -> None:
+    """landscape128_v5u ships v5t's weights with edge_fill 6 and the sharper upscaler: at 128 px its
+    interior is v5t's picture and its border the interior's mirror (v5t's frame of lines gone); at
+    256 px it has more edge contrast than v5t through the old upscaler."""
+    assert pipe.registry.get("landscape128_v5u").edge_fill == 6
+    recipes = pipe.recipes_for("a stormy sea at dusk", seed=2, count=4, model="landscape128_v5t", size=128)
+    old = np.stack(pipe.render(recipes)).astype(np.float32)
+    new = np.stack(pipe.render([r.replace(model="landscape128_v5u") for r in recipes])).astype(np.float32)
+    assert np.array_equal(old[:, 6:-6, 6:-6], new[:, 6:-6, 6:-6])
+    assert np.array_equal(new[:, :, 5], new[:, :, 7]) and np.array_equal(new[:, 0], new[:, 12])
+    edge = [np.abs(np.diff(x, axis=2))[:, :, :6].mean() for x in (old, new)]
+    assert edge[1] < edge[0]  # the frame's lines were the strongest edges along the border
+
+    def grad(images: list[np.ndarray]) -> float:
+        gray = np.stack(images).astype(np.float32).mean(-1)[:, 16:-16, 16:-16]
+        return float(np.abs(np.diff(gray, axis=1)).mean() + np.abs(np.diff(gray, axis=2)).mean())
+
+    big = [r.replace(size=256) for r in recipes]
+    assert grad(pipe.render([r.replace(model="landscape128_v5u") for r in big])) > grad(pipe.render(big))

@@ -20,8 +20,8 @@ from studio.export.onnx_export import export_checkpoint  # noqa: E402
 from studio.hashing import sha256_file  # noqa: E402
 from studio.training.config import TrainConfig  # noqa: E402
 from studio.training.data import attribute_targets, caption_for  # noqa: E402
-from studio.training.loop import load_checkpoint, load_onnx_generator, train  # noqa: E402
-from studio.training.nets import Generator, attribute_loss  # noqa: E402
+from studio.training.loop import load_checkpoint, load_onnx_generator, load_onnx_upscaler, train  # noqa: E402
+from studio.training.nets import Generator, Upscaler, attribute_loss  # noqa: E402
 from studio.training.run import shipped_embedder  # noqa: E402
 from studio.world.captions import SEASONS, TIMES, WEATHERS  # noqa: E402
 
@@ -166,6 +166,44 @@ def test_adversarial_upscaler_resumes_from_l1_and_exports(tmp_path, embed):
     session = ort.InferenceSession(str(tmp_path / "tiny_sr.onnx"), providers=["CPUExecutionProvider"])
     (image,) = session.run(["upscaled"], {"image": np.zeros((1, 3, 16, 16), np.float32)})
     assert image.shape == (1, 3, 32, 32) and np.abs(image).max() <= 1
+
+
+def test_upscaler_fine_tune_starts_from_its_onnx_with_sharpening_inputs(tmp_path, embed):
+    """--init for an upscaler: a fresh run takes the exported weights (its critic starts fresh) and
+    trains on blurred, noise-free inputs; an upscaler of another scale does not fit."""
+    train(TrainConfig(name="tiny_sr", kind="upscaler", steps=2, scale=2, **TINY), tmp_path / "sr", embed)
+    export_checkpoint(tmp_path / "sr" / "checkpoint.pt", tmp_path / "models" / "tiny_sr")
+    onnx_path = tmp_path / "models" / "tiny_sr.onnx"
+    shipped = load_checkpoint(tmp_path / "sr" / "checkpoint.pt")["U_ema"]
+    U = Upscaler(2)
+    load_onnx_upscaler(U, onnx_path)
+    assert all(torch.equal(U.state_dict()[k], shipped[k]) for k in shipped)
+    with pytest.raises(ValueError, match="does not fit this config's upscaler"):
+        load_onnx_upscaler(Upscaler(4), onnx_path)
+    cfg = TrainConfig(
+        name="tiny_sr",
+        kind="upscaler",
+        steps=2,
+        scale=2,
+        adv_weight=0.1,
+        input_noise=0.0,
+        input_blur=1.0,
+        init=str(onnx_path),
+        **TINY,
+    )
+    last = train(cfg, tmp_path / "tuned", embed)
+    assert np.isfinite(last["l1"]) and np.isfinite(last["adv"])
+    state = load_checkpoint(tmp_path / "tuned" / "checkpoint.pt")
+    assert state["config"]["input_blur"] == 1.0 and not torch.equal(
+        state["U"]["head.weight"], shipped["head.weight"]
+    )
+
+
+def test_a_stopped_run_reports_the_step_it_reached(tmp_path, embed):
+    """A run stopped early (SIGTERM sets should_stop) says where it stopped, not the config's total."""
+    calls = iter([False, False, True])
+    cfg = TrainConfig(name="tiny_sr", kind="upscaler", steps=5, scale=2, **TINY)
+    assert train(cfg, tmp_path / "sr", embed, should_stop=lambda: next(calls))["step"] == 2
 
 
 def test_upscaler_rejects_negative_adversarial_weight(tmp_path, embed):
