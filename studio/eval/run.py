@@ -26,7 +26,7 @@ from PIL import Image
 from studio.eval.fidelity import sketch_fidelity
 from studio.eval.judge import train_judge
 from studio.eval.phrasing import text_probe
-from studio.eval.sharpness import image_scores
+from studio.eval.sharpness import image_scores, octave_ratios
 from studio.inference.attributes import GROUPS, attributes_for_prompt
 from studio.inference.attributes import RECIPE_KEY as ATTRIBUTES_KEY
 from studio.inference.pipeline import MemoryAssets, Pipeline
@@ -159,9 +159,14 @@ def _detail(pipe: Pipeline, recipes, keys: list[str], sketches: MemoryAssets, se
         pipe.render([r.replace(sketch=k, size=size) for r, k in zip(recipes, keys, strict=True)], sketches)
     )
     real = render_scenes(len(recipes), seed=seed, size=size, split="eval").images
-    # energy beyond what a 64 px picture can hold
-    scores = image_scores(shown[:, m:-m, m:-m], real[:, m:-m, m:-m], scale=4)
-    return {"size": size, "border_cut_px": m, **{k: scores[k] for k in ("gradient_ratio", "high_freq_ratio")}}
+    shown, real = shown[:, m:-m, m:-m], real[:, m:-m, m:-m]
+    scores = image_scores(shown, real, scale=4)  # energy beyond what a 64 px picture can hold
+    return {
+        "size": size,
+        "border_cut_px": m,
+        **{k: scores[k] for k in ("gradient_ratio", "high_freq_ratio")},
+        "octaves": octave_ratios(shown, real),
+    }
 
 
 def _retrieval(pipe: Pipeline, info, scenes, generated: dict[str, np.ndarray], seed: int) -> dict:
@@ -252,6 +257,9 @@ def format_table(result: dict) -> str:
             f"detail as shown ({detail['size']} px, text + sketch, 1 = as crisp as the renderer): "
             f"gradient {detail['gradient_ratio']:.2f}, energy beyond 64 px {detail['high_freq_ratio']:.2f}"
         )
+        if "octaves" in detail:
+            bands = ", ".join(f"{k} {v:.2f}" for k, v in detail["octaves"].items())
+            lines.append(f"  energy per octave (cycles/px, 1 = as much as the renderer): {bands}")
     fidelity = result.get("sketch_fidelity")
     if fidelity is None:
         lines.append("sketch fidelity: no segmenter installed for this generator's label classes")

@@ -29,9 +29,29 @@ def _gradient(images: np.ndarray) -> float:
     return float(np.hypot(gx, gy).mean())
 
 
-def _high_freq(images: np.ndarray, scale: int) -> float:
+def octave_ratios(images: np.ndarray, targets: np.ndarray, octaves: int = 3) -> dict[str, float]:
+    """Energy per octave of spatial frequency over the targets', finest last (1 = as much): says
+    which scale a set lacks. At 256 px the finest octave (1/4–1/2 cycles/px) is what only a ×2
+    upscaler of a 128 px picture can add; the next is the 128 px picture's own finest."""
+    mine, theirs = _power(images), _power(targets)
+    ratios = {}
+    for k in range(octaves, 0, -1):
+        low, high = 0.5 / 2**k, 0.5 / 2 ** (k - 1)
+        band = (mine[1] > low) & (mine[1] <= high)
+        ratio = mine[0][:, band].mean() / theirs[0][:, band].mean()
+        ratios[f"1/{2**k * 2}-1/{2**k}"] = round(float(ratio), 4)
+    return ratios
+
+
+def _power(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectra of the grey pictures (mean removed) and each bin's radial frequency."""
     gray = _gray(images)
     power = np.abs(np.fft.rfft2(gray - gray.mean(axis=(1, 2), keepdims=True))) ** 2
     fy = np.fft.fftfreq(gray.shape[1])[:, None]
     fx = np.fft.rfftfreq(gray.shape[2])[None, :]
-    return float(power[:, np.hypot(fy, fx) > 0.5 / scale].mean())
+    return power, np.hypot(fy, fx)
+
+
+def _high_freq(images: np.ndarray, scale: int) -> float:
+    power, freq = _power(images)
+    return float(power[:, freq > 0.5 / scale].mean())

@@ -28,6 +28,7 @@ def test_evaluate_reports_accuracy_and_diversity(pipeline):
     detail = result["detail_as_shown"]
     assert detail["size"] == 256 and detail["border_cut_px"] == 16
     assert detail["gradient_ratio"] > 0 and detail["high_freq_ratio"] > 0
+    assert list(detail["octaves"]) == ["1/16-1/8", "1/8-1/4", "1/4-1/2"]
     table = format_table(result)
     assert "text_only" in table and "embedding probe (held-out)" in table and "detail as shown" in table
 
@@ -35,13 +36,16 @@ def test_evaluate_reports_accuracy_and_diversity(pipeline):
 def test_sharpness_ratios_rank_a_blurred_set_below_the_original():
     from PIL import Image, ImageFilter
 
-    from studio.eval.sharpness import image_scores
+    from studio.eval.sharpness import image_scores, octave_ratios
 
     real = render_scenes(6, seed=3, size=128).images
     blurred = np.stack([np.asarray(Image.fromarray(im).filter(ImageFilter.GaussianBlur(2))) for im in real])
     same, soft = image_scores(real, real, scale=4), image_scores(blurred, real, scale=4)
     assert same["gradient_ratio"] == 1 and same["high_freq_ratio"] == 1
     assert soft["gradient_ratio"] < 0.8 and soft["high_freq_ratio"] < 0.5
+    assert octave_ratios(real, real) == {"1/16-1/8": 1.0, "1/8-1/4": 1.0, "1/4-1/2": 1.0}
+    blur = list(octave_ratios(blurred, real).values())  # a blur takes more from the finer octaves
+    assert 1 > blur[0] > max(blur[1:])
 
 
 def test_text_probe_learns_training_wording_and_scores_held_out(pipeline):
