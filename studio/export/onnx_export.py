@@ -18,7 +18,7 @@ import torch
 from studio.eval.sharpness import image_scores
 from studio.export.fp16 import Fp16Error, add_fp16_twin
 from studio.hashing import sha256_file
-from studio.inference.manifest import GAIN_RANGE
+from studio.inference.manifest import EDGE_FILL_SHARE, GAIN_RANGE
 from studio.inference.segmenter import confusion, scores, to_input
 from studio.training.config import TrainConfig
 from studio.training.data import ATTRIBUTE_GROUPS
@@ -110,8 +110,10 @@ def export_checkpoint(
             raise ValueError(f"--latent-temperature needs a generator and a value from {low:g} to {high:g}")
         overrides["latent_temperature"] = float(latent_temperature)
     if edge_fill is not None:
-        if not generator or not 0 <= edge_fill <= cfg.get("resolution", 0) // 16:
-            raise ValueError("--edge-fill needs a generator and at most its resolution / 16 pixels")
+        if not generator or not 0 <= edge_fill <= cfg.get("resolution", 0) // EDGE_FILL_SHARE:
+            raise ValueError(
+                f"--edge-fill needs a generator and at most its resolution / {EDGE_FILL_SHARE} pixels"
+            )
         overrides["edge_fill"] = edge_fill
     if upscaler is not None:
         if not generator:

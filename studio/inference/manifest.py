@@ -369,6 +369,7 @@ def _generator_fields(c: _Checker, inputs: tuple[TensorSpec, ...], outputs: tupl
 
 
 GAIN_RANGE = (1.0, 4.0)  # attribute_gain and latent_temperature: what studio eval measured
+EDGE_FILL_SHARE = 16  # edge_fill is at most the generator's resolution over this
 
 
 def _gain(c: _Checker, key: str) -> float:
@@ -390,7 +391,7 @@ def _gain(c: _Checker, key: str) -> float:
 def _edge_fill(c: _Checker, resolution: int) -> int:
     """Border pixels (at the generator's resolution) the app replaces by the mirror of the interior:
     a generator whose convolutions saw zero padding draws a frame of lines along its edges."""
-    fill, most = c.get("edge_fill", int, required=False, default=0), resolution // 16
+    fill, most = c.get("edge_fill", int, required=False, default=0), resolution // EDGE_FILL_SHARE
     if isinstance(fill, bool) or not 0 <= fill <= most:
         raise c.fail("edge_fill", f"must be a whole number of pixels from 0 to {most}, not {fill!r}")
     return fill

@@ -196,6 +196,12 @@ def _ema_update(ema: torch.nn.Module, live: torch.nn.Module, beta: float) -> Non
             e.lerp_(p, 1 - beta)
 
 
+def starts_from_init(cfg: TrainConfig, out_dir: Path, resume: bool) -> bool:
+    """Whether a run takes its config's `init` weights: only a fresh one, never one resuming its
+    own checkpoint."""
+    return bool(cfg.init) and not (resume and checkpoint_path(out_dir).exists())
+
+
 def _onnx_weights(path: Path) -> dict:
     """An exported model's ONNX initializers: they carry the state_dict names unchanged, so a
     fine-tune needs no torch checkpoint of it."""
@@ -253,7 +259,7 @@ def _generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> d
     E = PosteriorEncoder(cfg.z_dim).to(env.device)
     groups = tuple(len(v) for v in ATTRIBUTE_GROUPS.values()) if cfg.attr_weight > 0 else ()
     D = Discriminator(cfg.ndf, resolution=cfg.resolution, attribute_classes=groups).to(env.device)
-    if cfg.init and not (resume and checkpoint_path(out_dir).exists()):
+    if starts_from_init(cfg, out_dir, resume):
         load_onnx_generator(G, Path(cfg.init))
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     trained = [*G.parameters(), *E.parameters()]
@@ -400,7 +406,7 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
     if cfg.adv_weight < 0 or cfg.adv_start < 0:
         raise ValueError(f"adv_weight and adv_start must be >= 0, not {cfg.adv_weight} and {cfg.adv_start}")
     U = Upscaler(cfg.scale).to(env.device)
-    if cfg.init and not (resume and checkpoint_path(out_dir).exists()):
+    if starts_from_init(cfg, out_dir, resume):
         load_onnx_upscaler(U, Path(cfg.init))
     U_ema = copy.deepcopy(U).eval().requires_grad_(False)
     opt = torch.optim.Adam(U.parameters(), cfg.lr_g)

@@ -27,6 +27,7 @@ from studio.training.loop import (
     load_onnx_generator,
     load_onnx_refinement,
     make_data,
+    starts_from_init,
     step_batch,
     unknown_labels,
     wrap,
@@ -71,7 +72,7 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
     groups = GROUPS if cfg.attr_weight > 0 else ()
     attr_dim = sum(GROUPS) if cfg.attributes else 0
     D = SegDiscriminator(cfg.ndf, NUM_CLASSES, cfg.resolution, groups, attr_dim).to(env.device)
-    if cfg.init and not (resume and checkpoint_path(out_dir).exists()):
+    if starts_from_init(cfg, out_dir, resume):
         load_onnx_generator(G, Path(cfg.init))
         if cfg.init_refine:
             load_onnx_refinement(G, Path(cfg.init_refine))
