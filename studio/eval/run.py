@@ -17,11 +17,9 @@ renders' ceiling) and KID/FID against the real renders on the encoder's penultim
 
 from __future__ import annotations
 
-import io
 import logging
 
 import numpy as np
-from PIL import Image
 
 from studio.eval.fidelity import sketch_fidelity
 from studio.eval.judge import train_judge
@@ -29,6 +27,7 @@ from studio.eval.phrasing import text_probe
 from studio.eval.sharpness import image_scores, octave_ratios
 from studio.inference.attributes import GROUPS, attributes_for_prompt
 from studio.inference.attributes import RECIPE_KEY as ATTRIBUTES_KEY
+from studio.inference.layout import index_png
 from studio.inference.pipeline import MemoryAssets, Pipeline
 from studio.world.scene import render_scenes
 
@@ -51,7 +50,7 @@ def evaluate(
     recipes = prompted(pipe, scenes.captions, seed, model, size)
     text_only = np.stack(pipe.render(recipes))
     sketches = MemoryAssets()
-    keys = [sketches.put(_png(labels)) for labels in scenes.labels]
+    keys = [sketches.put(index_png(labels)) for labels in scenes.labels]
     with_sketch = np.stack(
         pipe.render([r.replace(sketch=k) for r, k in zip(recipes, keys, strict=True)], sketches)
     )
@@ -218,12 +217,6 @@ def _sonify(pipe: Pipeline, info, n: int) -> dict | None:
         return sonify_round_trip(pipe, info, n=max(60, n))
     except ModelError:
         return None
-
-
-def _png(labels: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(labels, "L").save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def format_table(result: dict) -> str:
