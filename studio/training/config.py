@@ -73,10 +73,6 @@ class TrainConfig(JsonConfig):
     adv_start: int = 0  # upscaler only: step the adversarial term starts (after an L1 pretraining)
     input_noise: float = 0.02  # upscaler only: Gaussian noise on its inputs (teaches it to denoise them)
     input_blur: float = 0.0  # upscaler only: inputs blurred by a Gaussian of sigma up to this (px)
-    gen_inputs: str | None = None  # upscaler only: a generator whose own pictures its critic also sees
-    gen_bank: int = 512  # upscaler only: how many of those pictures (rendered once per run)
-    gen_weight: float = 0.1  # upscaler only: adversarial weight on the upscaled generator pictures
-    gen_keep: float = 1.0  # upscaler only: L1 keeping their content (both area-averaged to R/2)
     seed: int = 0
     threads: int = 2
     ring_capacity: int = 4096

@@ -23,7 +23,6 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from studio.training.config import TrainConfig
 from studio.training.data import ATTRIBUTE_GROUPS, FolderData, WorldStream
 from studio.training.diffaugment import diff_augment
-from studio.training.generated_inputs import generated_bank
 from studio.training.nets import (
     Discriminator,
     Generator,
@@ -401,11 +400,6 @@ def _l1_sobel(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (out - target).abs().mean() + 0.5 * (_sobel(out) - _sobel(target)).abs().mean()
 
 
-def _pictures(images: np.ndarray, device) -> torch.Tensor:
-    """uint8 NHWC pictures → NCHW floats in -1..1 (what the networks take)."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
-
-
 def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
     """L1 + Sobel reconstruction; with `adv_weight`, plus an SRGAN hinge term from a PatchGAN
     critic from step `adv_start` on. Reconstruction dominates, the critic only sharpens texture."""
@@ -418,9 +412,6 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
     opt = torch.optim.Adam(U.parameters(), cfg.lr_g)
     parts: dict = {"U": U, "U_ema": U_ema, "opt": opt}
     adversarial = cfg.adv_weight > 0
-    if cfg.gen_inputs and not adversarial:
-        raise ValueError("gen_inputs needs a critic: set adv_weight > 0")
-    bank = generated_bank(cfg.gen_inputs, cfg.gen_bank, cfg.resolution, out_dir) if cfg.gen_inputs else None
     if adversarial:
         D = PatchDiscriminator(cfg.ndf).to(env.device)
         opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=(0.5, 0.999))
@@ -448,25 +439,15 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
             metrics = {"l1": rec.item()}
             loss = rec
             if adversarial and step >= cfg.adv_start:
-                fakes = [out]
-                if bank is not None:  # the generator's own pictures, upscaled: the critic sees them too
-                    lo_gen = _pictures(bank[rng.integers(len(bank), size=cfg.batch)], env.device)
-                    fakes.append(train_u(lo_gen))
-                scores = train_d(torch.cat([hi, *(f.detach() for f in fakes)]))
-                d_real, *d_fakes = scores.split(hi.shape[0])
-                loss_d = F.relu(1 - d_real).mean() + sum(F.relu(1 + d).mean() for d in d_fakes) / len(d_fakes)
+                scores = train_d(torch.cat([hi, out.detach()]))
+                d_real, d_fake = scores.chunk(2)
+                loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
                 adv = -train_d(out).mean()
                 loss = rec + cfg.adv_weight * adv
                 metrics |= {"loss_d": loss_d.item(), "adv": adv.item()}
-                if bank is not None:
-                    adv_gen = -train_d(fakes[1]).mean()
-                    coarse = cfg.scale * 2  # keep the content at half the input size, free the finest detail
-                    keep = (F.avg_pool2d(fakes[1], coarse) - F.avg_pool2d(lo_gen, 2)).abs().mean()
-                    loss = loss + cfg.gen_weight * adv_gen + cfg.gen_keep * keep
-                    metrics |= {"adv_gen": adv_gen.item(), "keep": keep.item()}
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -480,9 +461,6 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
             if env.main and done % cfg.sample_every == 0:
                 with torch.no_grad():
                     save_sample_grid(U_ema(lo[:4]), hi[:4], out_dir / f"samples-{done:06d}.png")
-                    if bank is not None:  # top: upscaled generator pictures; bottom: them as given
-                        given = _pictures(bank[:4], env.device)
-                        save_sample_grid(U_ema(given), given, out_dir / f"generated-{done:06d}.png")
             if env.main:
                 progress(done, cfg.steps, metrics)
     finally:

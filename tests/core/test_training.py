@@ -199,41 +199,6 @@ def test_upscaler_fine_tune_starts_from_its_onnx_with_sharpening_inputs(tmp_path
     )
 
 
-def test_upscaler_critic_also_sees_a_generators_own_pictures(tmp_path, embed, models_dir, monkeypatch):
-    """gen_inputs: a bank of the installed generator's pictures is rendered once into the run
-    folder (a resumed run reuses it), upscaled, scored by the critic and kept to their content."""
-    from studio.training.generated_inputs import BANK_FILE
-
-    monkeypatch.setenv("SYNESTHESIA_MODELS", str(models_dir))
-    cfg = TrainConfig(
-        name="tiny_sr",
-        kind="upscaler",
-        steps=2,
-        scale=2,
-        adv_weight=0.1,
-        gen_inputs="tiny-gen",
-        gen_bank=6,
-        **TINY,
-    )
-    out = tmp_path / "sr"
-    last = train(cfg, out, embed)
-    assert np.isfinite(last["adv_gen"]) and 0 < last["keep"] < 2
-    bank = np.load(out / BANK_FILE, allow_pickle=False)
-    assert bank.shape == (6, 16, 16, 3) and bank.dtype == np.uint8 and bank.std() > 0
-    assert (out / "generated-000002.png").is_file()
-    stamp = (out / BANK_FILE).stat().st_mtime_ns
-    train(TrainConfig.from_dict({**cfg.to_dict(), "steps": 4}), out, embed, resume=True)
-    assert (out / BANK_FILE).stat().st_mtime_ns == stamp and load_checkpoint(out / "checkpoint.pt")[
-        "step"
-    ] == 4
-    with pytest.raises(ValueError, match="gen_inputs needs a critic"):
-        train(
-            TrainConfig(name="tiny_sr", kind="upscaler", steps=1, scale=2, gen_inputs="tiny-gen", **TINY),
-            tmp_path / "x",
-            embed,
-        )
-
-
 def test_a_stopped_run_reports_the_step_it_reached(tmp_path, embed):
     """A run stopped early (SIGTERM sets should_stop) says where it stopped, not the config's total."""
     calls = iter([False, False, True])
