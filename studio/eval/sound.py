@@ -154,8 +154,8 @@ def heldout_real_metrics(
 
 
 def _heldout_summary(scores: np.ndarray, found: list[tuple[Path, tuple[str, ...]]], labels) -> dict:
-    """Top-1 over clips, and balanced (the mean of per-kind top-1, as long files give many clips
-    of one kind)."""
+    """Top-1 over clips, balanced (the mean of per-kind top-1, as long files give many clips of
+    one kind), and right/total per kind (where the encoder mishears real recordings)."""
     hits = _hits(scores, [kinds for _, kinds in found], labels)
     kinds = np.array([path.parent.name for path, _ in found])
     per_kind = {str(k): float(hits[kinds == k].mean()) for k in sorted(set(kinds))}
@@ -164,6 +164,7 @@ def _heldout_summary(scores: np.ndarray, found: list[tuple[Path, tuple[str, ...]
         "listen_top1_real_heldout_balanced": round(float(np.mean(list(per_kind.values()))), 3),
         "real_heldout_clips": len(found),
         "real_heldout_kinds": len(per_kind),
+        "real_heldout_by_kind": {k: f"{hits[kinds == k].sum()}/{(kinds == k).sum()}" for k in per_kind},
     }
 
 

@@ -396,6 +396,7 @@ def test_eval_reads_the_heldout_layout_and_skips_an_absent_folder(built: dict, t
         "listen_top1_real_heldout_balanced": 1.0,
         "real_heldout_clips": 1,
         "real_heldout_kinds": 1,
+        "real_heldout_by_kind": {"owl": "1/1"},
     }
     assert heldout_real_metrics(lambda samples: owl, labels, centres, tmp_path / "absent") == {}
 
@@ -486,10 +487,12 @@ def test_eval_table_names_the_heldout_real_number_beside_the_eight_files() -> No
         listen_top1_real_heldout_balanced=0.4,
         real_heldout_clips=71,
         real_heldout_kinds=9,
+        real_heldout_by_kind={"crickets": "1/14", "wind": "13/20"},
     )
     table = format_table(result)
     assert "real recordings 0.25 (8 files)" in table
     assert "held-out real packages (71 clips, 9 kinds): top-1 0.30, balanced over kinds 0.40" in table
+    assert "  crickets 1/14, wind 13/20" in table
 
 
 def test_near_duplicates_finds_one_recording_shipped_twice(tmp_path: Path) -> None:
