@@ -129,6 +129,21 @@ class RefineLevel(nn.Module):
         return up + self.to_rgb(self.block(self.head(rgb), labels, cond, noise))
 
 
+PAD_MODES = ("zeros", "reflect", "replicate")
+
+
+def set_padding(net: nn.Module, mode: str) -> None:
+    """Pad every padded convolution of `net` with `mode`. Zero padding tells each layer where the
+    border is, and the generators drew a frame of lines there (2 px at 64 px in the v5 trunk,
+    about 6 px at 128 px: docs/generator_v5u.md); reflected borders carry no such mark. The
+    weights are the same in every mode, so a zero-padded generator can be fine-tuned into one."""
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad_mode must be one of {', '.join(PAD_MODES)}, not {mode!r}")
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d) and any(module.padding):
+            module.padding_mode = mode
+
+
 class Generator(nn.Module):
     """(z, text embedding, one-hot labels[, attributes, noise]) → image in [-1, 1]; ONNX-exportable.
 
@@ -139,7 +154,8 @@ class Generator(nn.Module):
     adds a [N, 1, resolution, resolution] per-pixel noise input reaching every block. Both start
     as no-ops, so a shipped generator can be fine-tuned into one that has them. `prior_floor` > 0
     keeps the text prior's spread of z at least that wide: trained freely it narrowed to
-    0.2–0.3, so seeds and latent sliders barely moved the picture (docs/generator_v5t.md)."""
+    0.2–0.3, so seeds and latent sliders barely moved the picture (docs/generator_v5t.md).
+    `pad_mode` is every 3×3 convolution's padding (`set_padding`)."""
 
     def __init__(
         self,
@@ -153,6 +169,7 @@ class Generator(nn.Module):
         upsample: str = "nearest",
         consistent: bool = False,
         prior_floor: float = 0.0,
+        pad_mode: str = "zeros",
     ):
         super().__init__()
         trunk = trunk or resolution
@@ -183,6 +200,7 @@ class Generator(nn.Module):
         self.refine = nn.ModuleList(
             RefineLevel(chans[-1], num_classes, cond_dim, noise) for _ in range(levels)
         )
+        set_padding(self, pad_mode)
 
     def prior_params(
         self, text: torch.Tensor, attributes: torch.Tensor | None = None

@@ -64,6 +64,7 @@ def build_generator(cfg) -> Generator:
         upsample=cfg.upsample,
         consistent=cfg.consistent_refine,
         prior_floor=cfg.prior_floor,
+        pad_mode=cfg.pad_mode,
     )
 
 

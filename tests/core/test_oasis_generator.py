@@ -29,8 +29,10 @@ from studio.training.oasis import (  # noqa: E402
     seg_generator_loss,
     trunk_loss,
 )
+from studio.training.oasis_run import build_generator  # noqa: E402
 from studio.training.run import shipped_embedder  # noqa: E402
 from studio.world.captions import EVAL_ONLY_PHRASES  # noqa: E402
+from studio.world.classes import NUM_CLASSES  # noqa: E402
 
 SHIPPED = Path(__file__).resolve().parents[2] / "exported_models"
 TINY = TINY_TRAIN
@@ -503,3 +505,37 @@ def test_a_prior_floor_keeps_the_latent_spread(tmp_path: Path) -> None:
     manifest = export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "floor")
     assert manifest["training"]["config"]["prior_floor"] == 0.5
     assert manifest["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
+
+
+def test_reflect_padding_starts_from_a_zero_padded_generator_and_exports(tmp_path: Path) -> None:
+    """`pad_mode`: every padded convolution of G pads by reflection (zero padding marks the border,
+    where the generators drew a frame of lines). The weights do not change, so a zero-padded
+    export seeds it; only the border differs, and the exported graph matches torch."""
+    cfg = TrainConfig(name="tiny-pad", steps=1, upscaler=None, **{**TINY, **OASIS})
+    train(cfg, tmp_path / "zeros", shipped_embedder())
+    export_checkpoint(tmp_path / "zeros" / "checkpoint.pt", tmp_path / "zeros-model")
+    reflect = TrainConfig.from_dict({**cfg.to_dict(), "pad_mode": "reflect"})
+    G, Z = build_generator(reflect), build_generator(cfg)
+    for net in (G, Z):
+        load_onnx_generator(net, tmp_path / "zeros-model.onnx")
+        net.eval()
+    convs = [m for m in G.modules() if isinstance(m, torch.nn.Conv2d) and any(m.padding)]
+    assert convs and {m.padding_mode for m in convs} == {"reflect"}
+    n, r = 2, TINY["resolution"]
+    feeds = {
+        "z": torch.randn(n, TINY["z_dim"]),
+        "text": torch.randn(n, 384),
+        "labels": torch.nn.functional.one_hot(torch.randint(0, NUM_CLASSES, (n, r, r)), NUM_CLASSES)
+        .permute(0, 3, 1, 2)
+        .float(),
+    }
+    with torch.no_grad():
+        a, b = G(**feeds), Z(**feeds)
+    inner = (a - b).abs()[..., 4:-4, 4:-4].mean()
+    assert (a - b).abs().mean() > inner  # the border is where the padding shows
+    train(reflect, tmp_path / "reflect", shipped_embedder())
+    manifest = export_checkpoint(tmp_path / "reflect" / "checkpoint.pt", tmp_path / "reflect-model")
+    assert manifest["training"]["config"]["pad_mode"] == "reflect"
+    assert manifest["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
+    with pytest.raises(ValueError, match="pad_mode must be one of"):
+        Generator(8, 4, resolution=16, pad_mode="circular")
