@@ -180,6 +180,14 @@ def add_export(sub: argparse._SubParsersAction) -> None:
         help="generator: the app mirrors the interior over this many border pixels (its frame of lines)",
     )
     p.add_argument("--upscaler", metavar="NAME", help="generator: the upscaler its manifest names")
+    p.add_argument(
+        "--pad-mode",
+        choices=("zeros", "reflect", "replicate"),
+        help="generator: its convolutions' padding (reflect draws no frame of lines at the border)",
+    )
+    p.add_argument(
+        "--pad-from", type=int, metavar="PX", help="generator: --pad-mode reaches convolutions at PX or more"
+    )
     p.set_defaults(run=run_export)
 
 
@@ -258,6 +266,8 @@ def run_export(args: argparse.Namespace) -> int:
                 latent_temperature=args.latent_temperature,
                 edge_fill=args.edge_fill,
                 upscaler=args.upscaler,
+                pad_mode=args.pad_mode,
+                pad_from=args.pad_from,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None

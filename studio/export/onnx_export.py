@@ -23,7 +23,7 @@ from studio.inference.segmenter import confusion, scores, to_input
 from studio.training.config import TrainConfig
 from studio.training.data import ATTRIBUTE_GROUPS
 from studio.training.loop import load_checkpoint
-from studio.training.nets import TEXT_DIM, Upscaler
+from studio.training.nets import PAD_MODES, TEXT_DIM, Upscaler
 from studio.training.oasis_run import build_generator
 from studio.training.segmenter import SegmenterNet
 from studio.world.classes import LABEL_CLASSES, NUM_CLASSES, class_entries
@@ -91,6 +91,8 @@ def export_checkpoint(
     latent_temperature: float | None = None,
     edge_fill: int | None = None,
     upscaler: str | None = None,
+    pad_mode: str | None = None,
+    pad_from: int | None = None,
 ) -> dict:
     """Write OUT.onnx and OUT.json from a training checkpoint; returns the manifest.
 
@@ -99,7 +101,8 @@ def export_checkpoint(
     `consistent_refine`, recorded in the manifest's config) though its run trained without.
     `latent_temperature`: a generator's manifest asks the app to feed z times it (an export-only
     setting chosen with studio eval after the run, also recorded in the manifest's config);
-    `edge_fill` and `upscaler` likewise (border pixels mirrored over, the upscaler it names)."""
+    `edge_fill`, `upscaler`, `pad_mode` and `pad_from` likewise (border pixels mirrored over, the
+    upscaler it names, the convolutions' padding: the weights are the same in every mode)."""
     state = load_checkpoint(checkpoint)
     cfg = state.get("config") or {}
     generator = cfg.get("kind") == "generator"
@@ -119,6 +122,11 @@ def export_checkpoint(
         if not generator:
             raise ValueError("--upscaler names a generator's upscaler")
         overrides["upscaler"] = upscaler
+    if pad_mode is not None or pad_from is not None:
+        if not generator or pad_mode not in (None, *PAD_MODES) or (pad_from is not None and pad_from < 0):
+            raise ValueError(f"--pad-mode ({', '.join(PAD_MODES)}) and --pad-from (px >= 0) need a generator")
+        overrides["pad_mode"] = pad_mode or cfg.get("pad_mode", "zeros")
+        overrides["pad_from"] = cfg.get("pad_from", 0) if pad_from is None else pad_from
     if consistent:
         if not generator or not 0 < cfg.get("trunk", 0) < cfg.get("resolution", 0):
             raise ValueError("--consistent needs a generator whose trunk ends below its resolution")

@@ -65,6 +65,7 @@ class TrainConfig(JsonConfig):
     edge_fill: int = 0  # export only: the app mirrors the interior over this many border pixels
     prior_floor: float = 0.0  # oasis only: the text prior's spread of z never narrows below this
     pad_mode: str = "zeros"  # oasis only: convolution padding ("reflect" leaves no frame at the border)
+    pad_from: int = 0  # oasis only: pad_mode reaches convolutions working at this many px or more
     text_drop: float = 0.0  # oasis only: share of fully-given rows whose caption loses its attribute words
     judge_seed: int = 31_000  # its renders' seed: apart from studio eval's judge (10,000) and the data stream
     magp_weight: float = 2.0

@@ -155,7 +155,9 @@ class Generator(nn.Module):
     as no-ops, so a shipped generator can be fine-tuned into one that has them. `prior_floor` > 0
     keeps the text prior's spread of z at least that wide: trained freely it narrowed to
     0.2–0.3, so seeds and latent sliders barely moved the picture (docs/generator_v5t.md).
-    `pad_mode` is every 3×3 convolution's padding (`set_padding`)."""
+    `pad_mode` is the padding (`set_padding`) of the convolutions working at `pad_from` px or
+    more: on v5's weights, reflecting only from 64 px up removed the frame and kept the layout
+    the zero-padded 8–32 px blocks learned (docs/generator_v5v.md)."""
 
     def __init__(
         self,
@@ -170,6 +172,7 @@ class Generator(nn.Module):
         consistent: bool = False,
         prior_floor: float = 0.0,
         pad_mode: str = "zeros",
+        pad_from: int = 0,
     ):
         super().__init__()
         trunk = trunk or resolution
@@ -200,7 +203,11 @@ class Generator(nn.Module):
         self.refine = nn.ModuleList(
             RefineLevel(chans[-1], num_classes, cond_dim, noise) for _ in range(levels)
         )
-        set_padding(self, pad_mode)
+        # the padding mode reaches convolutions working at pad_from px or more (all when 0)
+        at = [(b, 8 * 2**i) for i, b in enumerate(self.blocks)] + [(self.to_rgb, trunk)]
+        at += [(level, trunk * 2 ** (j + 1)) for j, level in enumerate(self.refine)]
+        for part, size in at:
+            set_padding(part, pad_mode if size >= pad_from else "zeros")
 
     def prior_params(
         self, text: torch.Tensor, attributes: torch.Tensor | None = None

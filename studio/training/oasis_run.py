@@ -65,6 +65,7 @@ def build_generator(cfg) -> Generator:
         consistent=cfg.consistent_refine,
         prior_floor=cfg.prior_floor,
         pad_mode=cfg.pad_mode,
+        pad_from=cfg.pad_from,
     )
 
 

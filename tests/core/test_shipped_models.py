@@ -23,6 +23,7 @@ UPSCALERS = {  # generator: its upscaler
     "landscape128_v5c": "landscape_sr128",
     "landscape128_v5t": "landscape_sr128",
     "landscape128_v5u": "landscape_sr128_v2",
+    "landscape128_v5v": "landscape_sr128_v2",
 }
 SHIPPED = [g for g in UPSCALERS if (shipped_models_dir() / f"{g}.onnx").exists()]
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped generator is exported")
@@ -165,3 +166,45 @@ def test_v5u_is_v5t_without_its_frame_and_sharper_at_256_px(pipe: Pipeline) -> N
 
     big = [r.replace(size=256) for r in recipes]
     assert grad(pipe.render([r.replace(model="landscape128_v5u") for r in big])) > grad(pipe.render(big))
+
+
+@pytest.mark.skipif(
+    not {"landscape128_v5u", "landscape128_v5v"} <= set(SHIPPED), reason="v5u and v5v are not both shipped"
+)
+def test_v5v_is_v5u_reflect_padded_with_no_frame_to_hide(pipe: Pipeline, tmp_path) -> None:
+    """landscape128_v5v ships v5u's weights (the same initializers) with reflect padding from 64 px
+    up and no edge fill: its border columns are no busier than its interior, as in the world's
+    renders, where v5u's raw picture (before its edge fill) has a frame of lines."""
+    import json
+    import shutil
+
+    import onnx
+    from onnx import numpy_helper
+
+    def weights(name: str) -> dict[str, np.ndarray]:
+        graph = onnx.load(str(shipped_models_dir() / f"{name}.onnx")).graph
+        return {t.name: numpy_helper.to_array(t) for t in graph.initializer if np.prod(t.dims) > 64}
+
+    old, new = weights("landscape128_v5u"), weights("landscape128_v5v")
+    assert old.keys() == new.keys() and all(np.array_equal(old[k], new[k]) for k in old)
+    info = pipe.registry.get("landscape128_v5v")
+    assert info.edge_fill == 0 and info.manifest["training"]["config"]["pad_mode"] == "reflect"
+    shutil.copy(shipped_models_dir() / "landscape128_v5u.onnx", tmp_path / "v5u_raw.onnx")
+    manifest = json.loads((shipped_models_dir() / "landscape128_v5u.json").read_text())
+    manifest = {k: v for k, v in manifest.items() if k != "fp16"}  # the picture before its fill
+    (tmp_path / "v5u_raw.json").write_text(json.dumps({**manifest, "name": "v5u_raw", "edge_fill": 0}))
+    both = Pipeline(ModelRegistry([tmp_path, shipped_models_dir()]), device="cpu")
+    recipes = both.recipes_for(
+        "a calm lake under clouds in the morning", seed=3, count=6, model=info.name, size=128
+    )
+    pictures = [
+        np.stack(both.render([r.replace(model=m) for r in recipes])).astype(np.float32)
+        for m in ("v5u_raw", "landscape128_v5v")
+    ]
+
+    def border_over_interior(x: np.ndarray) -> float:
+        columns = np.abs(np.diff(x, axis=2)).mean(axis=(0, 1, 3))
+        return float(np.r_[columns[:3], columns[-3:]].mean() / np.median(columns))
+
+    framed, clean = (border_over_interior(x) for x in pictures)
+    assert framed > 1.5 and clean < 1.2  # the world's renders: about 0.95
