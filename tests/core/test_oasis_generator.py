@@ -539,3 +539,17 @@ def test_reflect_padding_starts_from_a_zero_padded_generator_and_exports(tmp_pat
     assert manifest["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
     with pytest.raises(ValueError, match="pad_mode must be one of"):
         Generator(8, 4, resolution=16, pad_mode="circular")
+    grown = Generator(8, 4, resolution=16, trunk=8, pad_mode="reflect", pad_from=16)  # only at 16 px
+    modes = {
+        part: {m.padding_mode for m in module.modules() if isinstance(m, torch.nn.Conv2d) and any(m.padding)}
+        for part, module in (("trunk", grown.blocks), ("refine", grown.refine))
+    }
+    assert modes == {"trunk": {"zeros"}, "refine": {"reflect"}}
+    # trained weights re-exported with another padding (what landscape128_v5v is)
+    ckpt = tmp_path / "zeros" / "checkpoint.pt"
+    manifest = export_checkpoint(ckpt, tmp_path / "re-padded", pad_mode="replicate", pad_from=8)
+    config = manifest["training"]["config"]
+    assert (config["pad_mode"], config["pad_from"]) == ("replicate", 8)
+    assert manifest["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
+    with pytest.raises(ValueError, match="--pad-mode"):
+        export_checkpoint(ckpt, tmp_path / "x", pad_mode="circular")
