@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from studio.errors import CommandError
+from studio.training.config import PAD_MODES
 
 
 def _require_torch() -> None:
@@ -182,7 +183,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--upscaler", metavar="NAME", help="generator: the upscaler its manifest names")
     p.add_argument(
         "--pad-mode",
-        choices=("zeros", "reflect", "replicate"),
+        choices=PAD_MODES,
         help="generator: its convolutions' padding (reflect draws no frame of lines at the border)",
     )
     p.add_argument(

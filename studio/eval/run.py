@@ -292,8 +292,9 @@ def format_table(result: dict) -> str:
                 f"{listen['real_heldout_kinds']} kinds): top-1 {listen['listen_top1_real_heldout']:.2f}, "
                 f"balanced over kinds {listen['listen_top1_real_heldout_balanced']:.2f}"
             )
-            by_kind = listen.get("real_heldout_by_kind", {})
-            lines.append("  " + ", ".join(f"{kind} {right}" for kind, right in by_kind.items()))
+            by_kind = listen.get("real_heldout_by_kind")
+            if by_kind:  # results written before it was measured have none
+                lines.append("  " + ", ".join(f"{kind} {right}" for kind, right in by_kind.items()))
         floor = listen.get("listen_floor")
         if floor:
             lines.append(

@@ -20,10 +20,10 @@ from studio.export.fp16 import Fp16Error, add_fp16_twin
 from studio.hashing import sha256_file
 from studio.inference.manifest import EDGE_FILL_SHARE, GAIN_RANGE
 from studio.inference.segmenter import confusion, scores, to_input
-from studio.training.config import TrainConfig
+from studio.training.config import PAD_MODES, TrainConfig
 from studio.training.data import ATTRIBUTE_GROUPS
 from studio.training.loop import load_checkpoint
-from studio.training.nets import PAD_MODES, TEXT_DIM, Upscaler
+from studio.training.nets import TEXT_DIM, Upscaler
 from studio.training.oasis_run import build_generator
 from studio.training.segmenter import SegmenterNet
 from studio.world.classes import LABEL_CLASSES, NUM_CLASSES, class_entries

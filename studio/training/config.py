@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+PAD_MODES = ("zeros", "reflect", "replicate")  # a generator's convolution padding (nets.set_padding)
+
 
 class JsonConfig:
     """from_dict/to_dict for config dataclasses; unknown keys are refused (a typo must not

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from studio.training.config import PAD_MODES
+
 TEXT_DIM = 384
 
 
@@ -129,9 +131,6 @@ class RefineLevel(nn.Module):
         return up + self.to_rgb(self.block(self.head(rgb), labels, cond, noise))
 
 
-PAD_MODES = ("zeros", "reflect", "replicate")
-
-
 def set_padding(net: nn.Module, mode: str) -> None:
     """Pad every padded convolution of `net` with `mode`. Zero padding tells each layer where the
     border is, and the generators drew a frame of lines there (2 px at 64 px in the v5 trunk,
@@ -207,7 +206,8 @@ class Generator(nn.Module):
         at = [(b, 8 * 2**i) for i, b in enumerate(self.blocks)] + [(self.to_rgb, trunk)]
         at += [(level, trunk * 2 ** (j + 1)) for j, level in enumerate(self.refine)]
         for part, size in at:
-            set_padding(part, pad_mode if size >= pad_from else "zeros")
+            if size >= pad_from:
+                set_padding(part, pad_mode)
 
     def prior_params(
         self, text: torch.Tensor, attributes: torch.Tensor | None = None
