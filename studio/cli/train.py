@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from studio.errors import CommandError
-from studio.training.config import PAD_MODES
 
 
 def _require_torch() -> None:
@@ -183,7 +182,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--upscaler", metavar="NAME", help="generator: the upscaler its manifest names")
     p.add_argument(
         "--pad-mode",
-        choices=PAD_MODES,
+        choices=("zeros", "reflect", "replicate"),  # training.config.PAD_MODES: the bundle ships no studio.training
         help="generator: its convolutions' padding (reflect draws no frame of lines at the border)",
     )
     p.add_argument(
