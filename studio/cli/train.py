@@ -182,7 +182,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--upscaler", metavar="NAME", help="generator: the upscaler its manifest names")
     p.add_argument(
         "--pad-mode",
-        choices=("zeros", "reflect", "replicate"),  # training.config.PAD_MODES: the bundle ships no studio.training
+        choices=("zeros", "reflect", "replicate"),  # = training PAD_MODES; the bundle has no studio.training
         help="generator: its convolutions' padding (reflect draws no frame of lines at the border)",
     )
     p.add_argument(
