@@ -116,6 +116,12 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
         "--strength", type=float, help="how far the sound moves the picture, 0..1 (default: its loudness)"
     )
     p.add_argument(
+        "--keep",
+        action="append",
+        choices=("time", "weather", "season", "ground"),
+        help="with --sound: leave this part of the picture as it is (repeatable; the app's unticked changes)",
+    )
+    p.add_argument(
         "--match", action="store_true", help="caption each picture and say how well it shows the prompt"
     )
     p.set_defaults(run=run_generate)

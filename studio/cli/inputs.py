@@ -61,13 +61,14 @@ def recipe_inputs(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> tu
         changes["extra"] = {**changes.get("extra", {}), **sound.pop("extra")}
         changes.update(sound)
         kind = "sound" if kind == "generate" else kind
-    elif args.strength is not None:
-        raise CommandError("--strength needs --sound")
+    elif args.strength is not None or args.keep:
+        raise CommandError(f"{'--strength' if args.strength is not None else '--keep'} needs --sound")
     return changes, kind
 
 
 def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> dict[str, Any]:
     from studio.audio.io import MAX_SOUND_SECONDS, AudioError, read_audio, wav_bytes
+    from studio.inference.attributes import SOUND_KEY
     from studio.inference.audio_encoder import listen, loudness_strength
     from studio.inference.sound_pin import SOUND_ENCODER_KEY, pin_of
 
@@ -87,10 +88,18 @@ def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> d
                 f"{args.sound}: {heard.verdict()}, so no picture was made "
                 f"(--closest applies what {heard.ranked[0][0]} would change)"
             )
+    extra = {SOUND_ENCODER_KEY: pin_of(pipe.audio_encoder_for(info))}  # the encoder that heard it
+    moves = pipe.sound_moves(info, pipe.encode_sound(info, audio.samples)) if info.attribute_groups else {}
+    if moves:  # stored as the app's Apply stores the ticked changes, less those --keep leaves alone
+        kept = {g: v for g, v in moves.items() if g not in (args.keep or ())}
+        if not kept:
+            heard = ", ".join(f"{g} → {v}" for g, v in moves.items())
+            raise CommandError(f"{args.sound}: --keep leaves nothing for it to change (it changes {heard})")
+        extra[SOUND_KEY] = kept
     return {
         "sound": assets.put(wav_bytes(audio.samples, rate), "wav"),
         "strength": round(float(strength), 4),
-        "extra": {SOUND_ENCODER_KEY: pin_of(pipe.audio_encoder_for(info))},  # the encoder that heard it
+        "extra": extra,
     }
 
 

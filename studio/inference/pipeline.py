@@ -35,6 +35,7 @@ from studio.inference.engine import Engine
 from studio.inference.layout import LAYOUT_KEY, index_png, pick_layouts
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.registry import ModelRegistry
+from studio.inference.sound_ground import GROUND, SNOW, snow_ground, with_ground
 from studio.inference.sound_pin import encoder_for_recipe, newest, pinned
 from studio.inference.sound_words import prompt_moved, prompt_worded
 from studio.inference.text_encoder import TextEncoder, TextEncoderError
@@ -210,7 +211,7 @@ class Pipeline:
         info = self.registry.get(recipe.model)
         recipe = self.pin_sound_encoder(recipe)
         vector = self.encode_sound(info, sound, recipe)
-        implied = self.sound_attributes(info, vector, recipe) if info.attribute_groups else {}
+        implied = self.sound_moves(info, vector, recipe) if info.attribute_groups else {}
         if implied:
             moved = {g: v for g, v in implied.items() if g not in hold}
             return recipe.replace(extra={**recipe.extra, SOUND_ATTRIBUTES_KEY: moved}, strength=strength)
@@ -365,6 +366,13 @@ class Pipeline:
         _centre, label = max(centres, key=lambda item: float(sound @ item[0]))
         return within(info.attribute_groups, dict(label.get("attributes", {})))
 
+    def sound_moves(self, info: ModelInfo, sound: np.ndarray, recipe: Recipe | None = None) -> dict[str, str]:
+        """What applying a sound (its [D] vector) changes in this generator's pictures: the
+        attributes it implies and, where they bring winter or snowfall, snow on the ground
+        (studio.inference.sound_ground). A recipe stores these, so it re-renders exactly."""
+        names = [c.name for c in info.label_classes]
+        return with_ground(self.sound_attributes(info, sound, recipe), names)
+
     def _sound_mix(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> dict[str, str]:
         """For a generator with attributes, what a recipe's sound edit moves (empty: blend the text)."""
         if not info.attribute_groups or recipe.strength == 0:
@@ -485,7 +493,8 @@ class Pipeline:
         return encoder
 
     def _labels(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> np.ndarray:
-        """One-hot [C, R, R] from the recipe's sketch; no sketch means all "unknown" (text only)."""
+        """One-hot [C, R, R] from the recipe's sketch; no sketch means all "unknown" (text only).
+        A sound edit that stored ground → snow moves grass and flowers to snow by its strength."""
         classes, res = len(info.label_classes), info.resolution or 0
         index = np.zeros((res, res), dtype=np.int64)
         if recipe.sketch is not None:
@@ -496,7 +505,11 @@ class Pipeline:
                 if png is None:
                     raise
             index = sketch_indices(png, info)
-        return np.eye(classes, dtype=np.float32)[index].transpose(2, 0, 1).copy()
+        labels = np.eye(classes, dtype=np.float32)[index].transpose(2, 0, 1).copy()
+        moves = recipe.extra.get(SOUND_ATTRIBUTES_KEY)
+        if isinstance(moves, dict) and moves.get(GROUND) == SNOW:  # stored by the sound edit that brings it
+            labels = snow_ground(labels, [c.name for c in info.label_classes], recipe.strength)
+        return labels
 
     def _imagined_layout(self, recipe: Recipe) -> bytes | None:
         """An imagined layout is its prior's scene number: a PNG that travelled without its project

@@ -137,3 +137,17 @@ def test_a_sound_it_cannot_place_ticks_no_change_until_the_artist_does(qtbot, at
     with qtbot.waitSignal(attr_window.batch_shown, timeout=RENDER_MS) as blocker:
         panel.apply_button.click()
     assert attr_window.project.node(blocker.args[0][0]).recipe.extra[SOUND_KEY] == {"time": "night"}
+
+
+def test_wintry_sounds_offer_snow_on_the_ground_as_a_change_of_its_own(qtbot, attr_window, tmp_path):
+    ids = generate(qtbot, attr_window, "a meadow at noon in summer", seed=2)
+    attr_window.select_node(ids[0])
+    panel = _heard(qtbot, attr_window, "snow_crunch", tmp_path)
+    assert {g: v for g, (v, _) in panel.changes.checks.items()} == {"season": "winter", "ground": "snow"}
+    value, box = panel.changes.checks["ground"]
+    assert re.fullmatch(r"ground → snow ← Footsteps in snow 0\.\d\d", box.text())
+    for group, (_value, check) in panel.changes.checks.items():  # ticked: season only, whatever was placed
+        check.setChecked(group == "season")
+    with qtbot.waitSignal(attr_window.batch_shown, timeout=RENDER_MS) as blocker:
+        panel.apply_button.click()
+    assert attr_window.project.node(blocker.args[0][0]).recipe.extra[SOUND_KEY] == {"season": "winter"}
