@@ -151,8 +151,12 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
 
             if step < cfg.d_warmup:  # a fresh D must first learn what the classes look like
                 seen += n * env.world
+                done = step + 1  # warmup steps count and are kept: a run stopped here resumes here
+                metrics = {"loss_d": loss_d.item(), "seg_d": seg_d.item()}
+                if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
+                    _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)
                 if env.main:
-                    progress(step + 1, cfg.steps, {"loss_d": loss_d.item(), "seg_d": seg_d.item()})
+                    progress(done, cfg.steps, metrics)
                 continue
             if cfg.trunk_weight > 0:
                 fake, trunk = train_g(z, text_g, labels_in, given, noise, with_trunk=True)

@@ -149,6 +149,19 @@ def test_tiny_oasis_model_resumes(tiny_oasis, tmp_path):
     assert state["step"] == 4 and state["seen"] == 16 and "D" in state
 
 
+def test_a_run_stopped_in_its_d_warmup_resumes_after_the_steps_it_took(tmp_path):
+    """D-only warmup steps are steps: a run that ends inside its warmup keeps its trained D at
+    that step, and a resume goes on from there instead of warming D up again from step 0."""
+    cfg = TrainConfig(name="tiny-warmup", steps=2, upscaler=None, **{**TINY, **OASIS, "d_warmup": 3})
+    train(cfg, tmp_path, shipped_embedder())
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 2 and state["seen"] == 8 and "D" in state
+    cfg.steps = 4
+    metrics = train(cfg, tmp_path, shipped_embedder(), resume=True)
+    assert metrics["step"] == 4 and "seg_g" in metrics  # step 3 was G's first
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4
+
+
 def test_exported_model_takes_attributes_and_noise(tiny_oasis):
     pipe = Pipeline(ModelRegistry([tiny_oasis]), device="cpu")
     info = pipe.registry.get("tiny-oasis")
