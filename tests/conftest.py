@@ -37,6 +37,18 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_models_dir(tmp_path_factory.mktemp("models"))
 
 
+@pytest.fixture(scope="module")
+def attribute_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The models_dir set plus tiny-attr 2.0, a tiny generator with the scene-attribute and noise
+    inputs (the newest generator, so the default)."""
+    pytest.importorskip("torch")  # the tiny attribute generator is exported with torch
+    from tiny_models import build_generator, build_models_dir
+
+    folder = build_models_dir(tmp_path_factory.mktemp("attr-models"))
+    build_generator(folder, name="tiny-attr", version="2.0", attributes=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def pipeline(models_dir: Path) -> Pipeline:
     """A CPU Pipeline on the tiny models, shared across tests (sessions are slow to create)."""

@@ -13,7 +13,6 @@ import pytest
 
 pytest.importorskip("torch")  # the tiny attribute generator is exported with torch
 
-from tiny_models import build_generator, build_models_dir  # noqa: E402
 
 from studio.inference.attributes import RECIPE_KEY  # noqa: E402
 from studio.inference.pipeline import Pipeline  # noqa: E402
@@ -22,9 +21,8 @@ from studio.inference.sound_words import prompt_worded  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory) -> Pipeline:
-    models = build_models_dir(tmp_path_factory.mktemp("wording-models"))
-    build_generator(models, name="tiny-attr", version="2.0", attributes=True)
+def pipe(attribute_models) -> Pipeline:
+    models = attribute_models
     shutil.copy(models / "tiny-attr.onnx", models / "tiny-worded.onnx")
     manifest = json.loads((models / "tiny-attr.json").read_text())
     manifest.update(name="tiny-worded", attribute_wording=True)

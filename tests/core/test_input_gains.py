@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torch")  # the tiny attribute generator is exported with torch
 
-from tiny_models import build_generator, build_models_dir, model_variant  # noqa: E402
+from tiny_models import model_variant  # noqa: E402
 
 from studio.inference.attributes import RECIPE_KEY  # noqa: E402
 from studio.inference.manifest import ModelError, parse_manifest  # noqa: E402
@@ -21,9 +21,8 @@ from studio.inference.registry import ModelRegistry  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    folder = build_models_dir(tmp_path_factory.mktemp("gain-models"))
-    build_generator(folder, name="tiny-attr", version="2.0", attributes=True)
+def models(attribute_models):
+    folder = attribute_models
     model_variant(folder, "tiny-attr", "tiny-gain", attribute_gain=2.5)
     model_variant(folder, "tiny-attr", "tiny-warm", latent_temperature=2.0)
     return folder

@@ -227,18 +227,15 @@ def test_describe_says_where_each_value_came_from():
     assert "weather stormy ← thundery" in describe({"weather": "stormy"}, "a thundery lake")
 
 
-def test_cli_pins_attributes_and_says_what_it_understood(tmp_path):
+def test_cli_pins_attributes_and_says_what_it_understood(tmp_path, attribute_models):
     import os
     import subprocess
     import sys
 
-    from tiny_models import build_generator, build_models_dir
-
     from studio.paths import REPO_ROOT
     from studio.pngmeta import read_recipe
 
-    models = build_models_dir(tmp_path / "models")
-    build_generator(models, name="tiny-attr", version="2.0", attributes=True)
+    models = attribute_models
     env = {**os.environ, "SYNESTHESIA_MODELS": str(models), "SYNESTHESIA_HOME": str(tmp_path / "home")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
 
@@ -255,19 +252,17 @@ def test_cli_pins_attributes_and_says_what_it_understood(tmp_path):
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
-def test_sound_edits_move_the_attributes_they_imply(tmp_path):
+def test_sound_edits_move_the_attributes_they_imply(attribute_models):
     """Owl → night through the attribute input (the words and the layout stay); a sound that
     implies no attribute (waves) still blends the text."""
-    from tiny_models import build_generator, build_models_dir
 
     from studio.audio.io import wav_bytes
     from studio.inference.pipeline import MemoryAssets
     from studio.world.sounds import synth
 
-    models = build_models_dir(tmp_path / "models")
+    models = attribute_models
     if not (models / "sound_encoder.json").exists():
         pytest.skip("the shipped sound encoder is not exported")
-    build_generator(models, name="tiny-attr", version="2.0", attributes=True)
     pipe = Pipeline(ModelRegistry([models]), device="cpu")
     info = pipe.registry.get("tiny-attr")
     owl = synth("owl", np.random.default_rng(3), seconds=4.0)

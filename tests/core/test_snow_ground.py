@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("torch")  # the tiny attribute generator is exported with torch
 
-from tiny_models import GEN_RES, build_generator, build_models_dir  # noqa: E402
+from tiny_models import GEN_RES  # noqa: E402
 
 from studio.audio.io import SAMPLE_RATE, wav_bytes, write_wav  # noqa: E402
 from studio.inference.attributes import SOUND_KEY  # noqa: E402
@@ -31,12 +31,10 @@ def _index(name: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> Path:
-    folder = build_models_dir(tmp_path_factory.mktemp("ground-models"))
-    if not (folder / "sound_encoder.json").exists():
+def models(attribute_models) -> Path:
+    if not (attribute_models / "sound_encoder.json").exists():
         pytest.skip("the shipped sound encoder is not exported")
-    build_generator(folder, name="tiny-attr", version="2.0", attributes=True)
-    return folder
+    return attribute_models
 
 
 @pytest.fixture(scope="module")

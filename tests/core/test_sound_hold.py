@@ -8,8 +8,6 @@ import pytest
 
 pytest.importorskip("torch")  # the tiny attribute generator is exported with torch
 
-from tiny_models import build_generator, build_models_dir  # noqa: E402
-
 from studio.audio.io import wav_bytes  # noqa: E402
 from studio.inference.attributes import SOUND_KEY  # noqa: E402
 from studio.inference.pipeline import MemoryAssets, Pipeline  # noqa: E402
@@ -18,12 +16,10 @@ from studio.world.sounds import synth  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory) -> Pipeline:
-    models = build_models_dir(tmp_path_factory.mktemp("hold-models"))
-    if not (models / "sound_encoder.json").exists():
+def pipe(attribute_models) -> Pipeline:
+    if not (attribute_models / "sound_encoder.json").exists():
         pytest.skip("the shipped sound encoder is not exported")
-    build_generator(models, name="tiny-attr", version="2.0", attributes=True)
-    return Pipeline(ModelRegistry([models]), device="cpu")
+    return Pipeline(ModelRegistry([attribute_models]), device="cpu")
 
 
 def test_held_groups_stay_live_and_committed(pipe: Pipeline) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_models import build_generator, build_models_dir
 from ui_helpers import LOAD_MS, RENDER_MS, generate
 
 from studio.audio.io import write_wav
@@ -21,13 +20,6 @@ from studio.world.sounds import synth
 from ui.main_window import MainWindow
 from ui.settings import Settings
 from ui.sound_panel import CANT_PLACE_TIP, NOTHING_TICKED_TIP
-
-
-@pytest.fixture(scope="module")
-def attribute_models(tmp_path_factory) -> Path:
-    folder = build_models_dir(tmp_path_factory.mktemp("attr-models"))
-    build_generator(folder, name="tiny-attr", version="2.0", attributes=True)  # newest: the default
-    return folder
 
 
 @pytest.fixture
