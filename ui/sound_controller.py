@@ -20,8 +20,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
 from studio.audio.io import SAMPLE_RATE, wav_bytes, write_wav
-from studio.inference.attributes import SOUND_KEY, within
-from studio.inference.sound_ground import with_ground
+from studio.inference.attributes import SOUND_KEY
+from studio.inference.sound_ground import sound_changes
 from studio.inference.sound_pin import SOUND_ENCODER_KEY
 from studio.recipe import Recipe
 from ui.canvas import SemanticCanvas
@@ -235,9 +235,7 @@ class SoundController(QObject):
         """What an edit with the heard sound moves, for a generator with scene attributes (snow on
         the ground too when it brings winter or snowfall, as Pipeline.sound_moves)."""
         info = self.session.info.default if self.session.info else None
-        if info is None or not info.attribute_groups:
-            return {}
-        return with_ground(within(info.attribute_groups, implied), [c.name for c in info.label_classes])
+        return sound_changes(info, implied) if info is not None else {}
 
 
 def _plain(recipe: Recipe) -> Recipe:

@@ -35,7 +35,7 @@ from studio.inference.engine import Engine
 from studio.inference.layout import LAYOUT_KEY, index_png, pick_layouts
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.registry import ModelRegistry
-from studio.inference.sound_ground import GROUND, SNOW, snow_ground, with_ground
+from studio.inference.sound_ground import GROUND, SNOW, snow_ground, sound_changes
 from studio.inference.sound_pin import encoder_for_recipe, newest, pinned
 from studio.inference.sound_words import prompt_moved, prompt_worded
 from studio.inference.text_encoder import TextEncoder, TextEncoderError
@@ -370,8 +370,7 @@ class Pipeline:
         """What applying a sound (its [D] vector) changes in this generator's pictures: the
         attributes it implies and, where they bring winter or snowfall, snow on the ground
         (studio.inference.sound_ground). A recipe stores these, so it re-renders exactly."""
-        names = [c.name for c in info.label_classes]
-        return with_ground(self.sound_attributes(info, sound, recipe), names)
+        return sound_changes(info, self.sound_attributes(info, sound, recipe))
 
     def _sound_mix(self, info: ModelInfo, recipe: Recipe, assets: AssetSource | None) -> dict[str, str]:
         """For a generator with attributes, what a recipe's sound edit moves (empty: blend the text)."""

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from studio.inference.attributes import within
+from studio.inference.manifest import ModelInfo
+
 GROUND = "ground"  # the change's name beside the attribute groups (time, weather, season)
 SNOW = "snow"
 COVERED = ("grass", "flower")  # what snow covers in the world; sand, rock, water and trees stay
@@ -26,6 +29,13 @@ def with_ground(moves: dict[str, str], classes: Sequence[str]) -> dict[str, str]
     if wintry and SNOW in classes and any(c in classes for c in COVERED):
         return {**moves, GROUND: SNOW}
     return dict(moves)
+
+
+def sound_changes(info: ModelInfo, implied: dict[str, str]) -> dict[str, str]:
+    """What an edit with a sound that implies these attributes changes in a generator's pictures:
+    the ones its attribute groups have, and snow on the ground where they bring it. One place, so
+    the Sound panel lists exactly what Pipeline.sound_moves applies and stores."""
+    return with_ground(within(info.attribute_groups, implied), [c.name for c in info.label_classes])
 
 
 def snow_ground(labels: np.ndarray, classes: Sequence[str], amount: float) -> np.ndarray:
