@@ -29,7 +29,7 @@ def export_sound_encoder(
 ) -> dict:
     """Write OUT.onnx + OUT.json from a sound-encoder checkpoint state; returns the manifest."""
     cfg = SoundConfig.from_dict(json.loads(state["config"]))
-    net = SoundEncoder(cfg.width, cfg.dim)
+    net = SoundEncoder(cfg.width, cfg.dim, cfg.band_norm)
     net.load_state_dict(state["net"])
     net.eval()
     window = int(cfg.window_seconds * SAMPLE_RATE)
@@ -94,8 +94,11 @@ def export_sound_encoder(
 
 def version_prefix(cfg: SoundConfig) -> str:
     """Encoders trained on real recordings are a newer generation than synthetic-only ones of the
-    same step count (1.1.600 > 1.0.600), so new recipes are heard by them."""
-    return "1.1" if cfg.real_dir else "1.0"
+    same step count (1.1.600 > 1.0.600), and those that also see band-normalised mels newer still
+    (1.2), so new recipes are heard by the newest generation installed."""
+    if not cfg.real_dir:
+        return "1.0"
+    return "1.2" if cfg.band_norm else "1.1"
 
 
 def _real_data(cfg: SoundConfig) -> str:

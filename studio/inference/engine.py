@@ -37,6 +37,7 @@ _DTYPES = {
 }
 # Exhaustive cuDNN search picks kernels by timing, so two runs could differ; the heuristic is stable.
 _CUDA_OPTIONS = {"cudnn_conv_algo_search": "DEFAULT"}
+SPINNING = "session.intra_op.allow_spinning"
 _GPU_FAILURE_WORDS = ("cuda", "cudnn", "cublas", "out of memory", "oom", "device", "gpu")
 
 
@@ -46,6 +47,10 @@ def _session_options() -> ort.SessionOptions:
     options.intra_op_num_threads = os.cpu_count() or 1
     options.log_severity_level = 3  # onnxruntime's own warnings go to stderr, not through logging
     options.use_deterministic_compute = True  # re-renders from history must match bit for bit
+    # After a run, onnxruntime's pool threads spin-wait for the next one. A live sound frame runs
+    # the sound encoder and then the generator: each session's spinning threads took the cores
+    # from the other, making a frame 2.5-3x slower on 2 cores (docs/benchmarks.md). Off, they sleep.
+    options.add_session_config_entry(SPINNING, "0")
     return options
 
 

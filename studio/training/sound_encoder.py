@@ -63,15 +63,22 @@ class SoundConfig(JsonConfig):
     real_dir: str | None = None  # `studio sounds fetch` folder ("default": its default place); train/ only
     real_share: float = 0.5  # with real_dir: share of rows that are real recordings
     augment: float = 0.0  # probability of each capture-augmentation step per row (0: none)
+    band_norm: bool = False  # also feed each mel band minus its mean over the window (see SoundEncoder)
 
 
 class SoundEncoder(nn.Module):
-    """log-mel [N, 64, F] → unit vector [N, dim]; pooled over time so any clip length works."""
+    """log-mel [N, 64, F] → unit vector [N, dim]; pooled over time so any clip length works.
 
-    def __init__(self, width: int = 16, dim: int = 384) -> None:
+    With `band_norm` a second input channel holds each mel band minus its mean over the window
+    (cepstral mean normalisation): a microphone's or a room's fixed colouring shifts whole bands
+    and cancels there, so the net can tell sounds by how they move rather than by their EQ,
+    which is what differs most between synthesised and real recordings."""
+
+    def __init__(self, width: int = 16, dim: int = 384, band_norm: bool = False) -> None:
         super().__init__()
+        self.band_norm = band_norm
         self.features = nn.Sequential(
-            conv_block(1, width),
+            conv_block(2 if band_norm else 1, width),
             conv_block(width, 2 * width),
             conv_block(2 * width, 4 * width),
             conv_block(4 * width, 8 * width),
@@ -80,6 +87,8 @@ class SoundEncoder(nn.Module):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = ((mel - (-MEL_OFFSET)) / MEL_SCALE).unsqueeze(1)
+        if self.band_norm:
+            x = torch.cat([x, x - x.mean(dim=3, keepdim=True)], dim=1)
         x = self.features(x).mean(dim=2)  # [N, C, T]: frequency pooled
         pooled = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)
         return F.normalize(self.head(pooled), dim=1)
@@ -209,7 +218,7 @@ def train_sound_encoder(
         cfg,
         out_dir,
         "sound_encoder",
-        lambda: SoundEncoder(cfg.width, cfg.dim),
+        lambda: SoundEncoder(cfg.width, cfg.dim, cfg.band_norm),
         lambda: SoundBank(cfg, embed),
         step_loss,
         resume,

@@ -132,7 +132,9 @@ def test_sonify_hears_a_studio_picture_by_its_recipe(shipped: Pipeline, tmp_path
     samples, rate = soundfile.read(tmp_path / "rain.wav", dtype="float32")
     assert rate == 16000 and len(samples) == 6 * 16000
     info = shipped.default_generator()
-    assert rank_labels(shipped, info, samples)[0][0] == "Rain"  # the round trip holds
+    # the round trip holds: the listener names rain (the picture asks for heavy rain, and a listener
+    # cannot tell the two apart, as studio.eval.sound.FAMILIES counts them)
+    assert rank_labels(shipped, info, samples)[0][0] in ("Rain", "Heavy rain")
 
 
 def test_sonify_reads_a_picture_without_recipe(shipped: Pipeline, tmp_path: Path) -> None:
