@@ -248,8 +248,7 @@ def _network_for(kind: str | None, config: dict) -> torch.nn.Module:
     if kind == "audio_encoder":
         from studio.training.sound_encoder import SoundConfig, SoundEncoder
 
-        sound_cfg = SoundConfig.from_dict(config)
-        return SoundEncoder(sound_cfg.width, sound_cfg.dim, sound_cfg.band_norm)
+        return SoundEncoder.from_config(SoundConfig.from_dict(config))
     raise ComputeUnavailable(f"no torch network known for kind {kind!r}")
 
 

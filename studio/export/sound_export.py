@@ -29,7 +29,7 @@ def export_sound_encoder(
 ) -> dict:
     """Write OUT.onnx + OUT.json from a sound-encoder checkpoint state; returns the manifest."""
     cfg = SoundConfig.from_dict(json.loads(state["config"]))
-    net = SoundEncoder(cfg.width, cfg.dim, cfg.band_norm)
+    net = SoundEncoder.from_config(cfg)
     net.load_state_dict(state["net"])
     net.eval()
     window = int(cfg.window_seconds * SAMPLE_RATE)

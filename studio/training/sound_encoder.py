@@ -85,6 +85,11 @@ class SoundEncoder(nn.Module):
         )
         self.head = nn.Sequential(nn.Linear(16 * width, 512), nn.ReLU(inplace=True), nn.Linear(512, dim))
 
+    @classmethod
+    def from_config(cls, cfg: SoundConfig) -> SoundEncoder:
+        """The net a run's config describes: training, export and bench build it the same way."""
+        return cls(cfg.width, cfg.dim, cfg.band_norm)
+
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = ((mel - (-MEL_OFFSET)) / MEL_SCALE).unsqueeze(1)
         if self.band_norm:
@@ -218,7 +223,7 @@ def train_sound_encoder(
         cfg,
         out_dir,
         "sound_encoder",
-        lambda: SoundEncoder(cfg.width, cfg.dim, cfg.band_norm),
+        lambda: SoundEncoder.from_config(cfg),
         lambda: SoundBank(cfg, embed),
         step_loss,
         resume,
