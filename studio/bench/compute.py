@@ -167,8 +167,9 @@ def _blas_threads(threads: int | None) -> contextlib.AbstractContextManager:
 
 def load_torch_module(model_path: Path, feeds: dict[str, np.ndarray]) -> torch.nn.Module:
     """The network of `model_path` rebuilt in torch from its manifest's training config, holding
-    the ONNX file's weights. BatchNorm, folded into the convolutions at export, is folded here too
-    (conv gets the folded bias, the norm becomes identity), so both run the same arithmetic.
+    the ONNX file's weights. BatchNorm folded into the convolutions at export (older exports) is
+    folded here too (conv gets the folded bias, the norm becomes identity), so both run the same
+    arithmetic; a graph that keeps its BatchNormalization nodes fills the norms by name.
 
     Layers are paired in execution order (a traced export keeps it) with shape checks, and named
     initializers must carry the torch parameter's name. Raises ComputeUnavailable with the reason."""
@@ -176,9 +177,13 @@ def load_torch_module(model_path: Path, feeds: dict[str, np.ndarray]) -> torch.n
     onnx = _import("onnx", "reading ONNX weights needs the onnx package (train extra)")
     manifest = _manifest(model_path)
     net = _rebuild(manifest).eval()
-    _fold_batchnorm(net, torch)
     model = onnx.load(str(model_path))
     weights = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    norms = sum(n.op_type == "BatchNormalization" for n in model.graph.node)
+    if norms:
+        _load_batchnorms(net, weights, norms, torch)
+    else:
+        _fold_batchnorm(net, torch)
     nodes = [n for n in model.graph.node if n.op_type in _WEIGHTED_OPS]
     layers = _execution_order(net, feeds, torch)
     if len(layers) != len(nodes):
@@ -239,7 +244,7 @@ def _network_for(kind: str | None, config: dict) -> torch.nn.Module:
             return Upscaler(cfg.scale)
         from studio.training.segmenter import SegmenterNet
 
-        return SegmenterNet(cfg.ngf)
+        return SegmenterNet(cfg.ngf, levels=cfg.seg_levels)
     if kind == "image_encoder":
         from studio.training.image_encoder import ImageConfig, ImageEncoder
 
@@ -270,6 +275,22 @@ def _fold_batchnorm(net: torch.nn.Module, torch: Any) -> None:
             parent[i] = nn.Identity()
     if any(isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d) for m in net.modules()):
         raise ComputeUnavailable("a BatchNorm outside a Sequential cannot be folded")
+
+
+def _load_batchnorms(net: torch.nn.Module, weights: dict, count: int, torch: Any) -> None:
+    """The graph's BatchNormalization parameters into the net's norms, by state-dict name."""
+    norms = [
+        (n, m) for n, m in net.named_modules() if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d)
+    ]
+    if len(norms) != count:
+        raise ComputeUnavailable(f"{len(norms)} BatchNorms in the torch network, {count} in the graph")
+    with torch.no_grad():
+        for name, norm in norms:
+            for field in ("weight", "bias", "running_mean", "running_var"):
+                key = f"{name}.{field}"
+                if key not in weights:
+                    raise ComputeUnavailable(f"the graph has no {key!r}")
+                getattr(norm, field).copy_(torch.from_numpy(np.array(weights[key])))
 
 
 def _execution_order(

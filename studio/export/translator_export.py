@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 PARITY_LIMIT = 1e-3
 
 
+def _recipe_version(cfg) -> str:
+    """1.1 for translators trained with the layout term (a newer recipe: a shorter run of it still
+    outranks a longer plain one when the app picks the newest translator for a direction)."""
+    return "1.1" if cfg.seg_weight > 0 else "1.0"
+
+
 def output_name(domain: str) -> str:
     return f"to_{domain}"
 
@@ -89,7 +95,7 @@ def make_manifest(
         "cpu_hours": round(wall * cfg.threads / 3600, 3),
         "hardware": f"{platform.machine()} CPU ({cfg.threads} threads), torch {torch.__version__}",
         "final_losses": state.get("metrics", {}),
-        "reproduce": f"studio train --config configs/translate_{a}_{b}.json"
+        "reproduce": f"studio train --config configs/translate_{cfg.name}.json"
         + (f" --data-a {cfg.data_a}" if cfg.data_a else "")
         + (f" --data-b {cfg.data_b}" if cfg.data_b else ""),
     }
@@ -103,7 +109,7 @@ def make_manifest(
         )
     return {
         "name": name,
-        "version": f"1.0.{state['step']}",
+        "version": f"{_recipe_version(cfg)}.{state['step']}",
         "kind": "translator",
         "description": f"Unpaired picture translation {a} ↔ {b} (CycleGAN-style ResNet generators{style}).",
         "sha256": sha256_file(onnx_path),

@@ -37,6 +37,7 @@ class TrainConfig(JsonConfig):
     upscaler: str | None = "landscape_sr"  # generator only: the upscaler its manifest names (same input size)
     z_dim: int = 64
     ngf: int = 16  # generator base channels; a segmenter's first U-Net level
+    seg_levels: int = 3  # segmenter only: U-Net levels (4 at 128 px sees as far as 3 at 64 px)
     ndf: int = 32
     batch: int = 16
     steps: int = 20000

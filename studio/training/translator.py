@@ -12,6 +12,13 @@ One step (batch n from each domain):
                 + cyc · (|G_BA(G_AB(a, s), 0) − a| + |G_AB(G_BA(b, s'), 0) − b|)
                 + idt · cyc · (|G_AB(b, 0) − b| + |G_BA(a, 0) − a|)          (when idt > 0)
                 − div · min(mean |G_AB(a, s₁) − G_AB(a, s₂)|, cap) (and B→A; first `div_rows` rows)
+                + seg · (CE(S(G_AB(a, s)), argmax S(a)) + CE(S(G_BA(b, s')), argmax S(b)))
+                                                                         (when seg > 0)
+
+S is a frozen shipped segmenter (`seg_model`): the translation must keep what it reads in the
+source, so a beach stays a beach at night. Train with a segmenter other than the one
+`studio eval-translate` measures layout with (segmenter64 here, segmenter128 there), so the
+loss cannot simply learn that one net's blind spots.
 
 Learning rates hold for the first half and fall linearly to zero over the second (CycleGAN); the
 exported generators are exponential moving averages. Batches, styles and augmentations are seeded
@@ -30,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from studio.training.config import JsonConfig
 from studio.training.diffaugment import diff_augment
@@ -72,6 +80,8 @@ class TranslateConfig(JsonConfig):
     div_weight: float = 1.0
     div_cap: float = 0.1
     div_rows: int = 2
+    seg_weight: float = 0.0  # layout kept: cross-entropy of S(translated) against S(source)'s classes
+    seg_model: str = "segmenter64"  # the installed segmenter S (its .onnx, loaded frozen into torch)
     diffaug: bool = False  # DiffAugment on the critics' inputs (small folders)
     ema_beta: float = 0.995
     bank: int = 1000  # world renders per domain
@@ -102,7 +112,7 @@ class TranslateConfig(JsonConfig):
                 raise ValueError(f"{key} must be a positive integer, not {getattr(self, key)!r}")
         if self.style_dim < 0 or not 0 <= self.div_rows <= self.batch:
             raise ValueError("style_dim must be >= 0 and div_rows from 0 to batch")
-        if min(self.cyc_weight, self.idt_weight, self.div_weight, self.div_cap) < 0:
+        if min(self.cyc_weight, self.idt_weight, self.div_weight, self.div_cap, self.seg_weight) < 0:
             raise ValueError("loss weights must be >= 0")
 
 
@@ -153,6 +163,35 @@ def _diversity(G: TranslatorGenerator, x: torch.Tensor, fake: torch.Tensor, cfg,
     return (fake[:k] - other).abs().mean().clamp(max=cfg.div_cap)
 
 
+def _layout_reader(cfg: TranslateConfig) -> torch.nn.Module | None:
+    """The frozen segmenter of the layout term (the installed .onnx's weights in its torch net),
+    or None when the term is off."""
+    if cfg.seg_weight <= 0:
+        return None
+    from studio.bench.compute import load_torch_module
+    from studio.inference.registry import ModelRegistry
+
+    info = ModelRegistry().get(cfg.seg_model)
+    if info.kind != "segmenter":
+        raise ValueError(f"seg_model {cfg.seg_model!r} is a {info.kind}, not a segmenter")
+    size = int(info.resolution)
+    net = load_torch_module(info.path, {"image": np.zeros((1, 3, size, size), np.float32)})
+    net.resolution = size
+    return net.eval().requires_grad_(False)
+
+
+def _layout_loss(S: torch.nn.Module, source: torch.Tensor, translated: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of S on the translation against S's classes of the source (at S's size)."""
+
+    def read(x: torch.Tensor) -> torch.Tensor:
+        size = S.resolution
+        return S(x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area"))
+
+    with torch.no_grad():
+        target = read(source).argmax(1)
+    return F.cross_entropy(read(translated), target)
+
+
 def build_generators(cfg: TranslateConfig) -> tuple[TranslatorGenerator, TranslatorGenerator]:
     return (
         TranslatorGenerator(cfg.ngf, cfg.blocks, cfg.style_dim),
@@ -190,6 +229,7 @@ def train_translator(
         log.info("resumed %s at step %d", checkpoint_path(out_dir), start)
     data_a, data_b = _domain_data(cfg, "a", out_dir), _domain_data(cfg, "b", out_dir)
     panel_a, panel_b = _fixed_panel(cfg, data_a, data_b)
+    S = _layout_reader(cfg)
     panel_style = _style(4, cfg.style_dim, torch.Generator().manual_seed(SAMPLE_SEED))
     report = progress or _log_progress
     metrics: dict[str, float] = {}
@@ -205,7 +245,7 @@ def train_translator(
         x_b = data_b.sample(cfg.batch, np.random.default_rng([cfg.seed, step, 2]))
         gen = torch.Generator().manual_seed(int(np.random.default_rng([cfg.seed, step, 3]).integers(2**62)))
         n = cfg.batch
-        metrics = _step(cfg, G_ab, G_ba, D_a, D_b, opt_g, opt_d, x_a, x_b, gen, n)
+        metrics = _step(cfg, (G_ab, G_ba, D_a, D_b, S), opt_g, opt_d, x_a, x_b, gen, n)
         beta = min(cfg.ema_beta, (1 + step) / (10 + step))
         _ema(E_ab, G_ab, beta)
         _ema(E_ba, G_ba, beta)
@@ -222,7 +262,8 @@ def train_translator(
     return {"step": done, "seen": seen, **metrics}
 
 
-def _step(cfg, G_ab, G_ba, D_a, D_b, opt_g, opt_d, x_a, x_b, gen, n) -> dict[str, float]:
+def _step(cfg, nets, opt_g, opt_d, x_a, x_b, gen, n) -> dict[str, float]:
+    G_ab, G_ba, D_a, D_b, S = nets
     aug = diff_augment if cfg.diffaug else (lambda t: t)
     s_ab, s_ba = _style(n, cfg.style_dim, gen), _style(n, cfg.style_dim, gen)
     zero = _zeros(n, cfg.style_dim)
@@ -241,6 +282,10 @@ def _step(cfg, G_ab, G_ba, D_a, D_b, opt_g, opt_d, x_a, x_b, gen, n) -> dict[str
         div = 0.5 * (_diversity(G_ab, x_a, fake_b, cfg, gen) + _diversity(G_ba, x_b, fake_a, cfg, gen))
         loss_g = loss_g - cfg.div_weight * div
         out["div"] = div.item()
+    if S is not None:
+        seg = _layout_loss(S, x_a, fake_b) + _layout_loss(S, x_b, fake_a)
+        loss_g = loss_g + cfg.seg_weight * seg
+        out["seg"] = seg.item()
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()

@@ -33,6 +33,7 @@ REBUILDABLE = [
     "landscape_sr",
     "landscape_sr128",
     "segmenter64",
+    "segmenter128",
     "sound_encoder",
     "image_encoder",
 ]

@@ -152,6 +152,42 @@ def test_training_resumes_exactly(trained: Path, tmp_path: Path):
             assert torch.equal(value, resumed[part][key]), (part, key)
 
 
+def test_layout_term_reads_pictures_with_a_frozen_shipped_segmenter(trained: Path, tmp_path: Path):
+    """The shipped segmenter64 .onnx rebuilt in torch gives onnxruntime's logits; its layout loss
+    is lower for a picture that keeps the source's layout than for one upside down, sends
+    gradients to the picture and none to the segmenter, and a run with it reports the term."""
+    import onnxruntime as ort
+
+    from studio.training.translator import _layout_loss, _layout_reader
+
+    onnx_path = SHIPPED / "segmenter64.onnx"
+    cfg = TranslateConfig(steps=1, seg_weight=1.0, **TINY)
+    S = _layout_reader(cfg)
+    scenes = domain_scenes("day", 2, seed=5, size=64)
+    x = torch.from_numpy(scenes.images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    reference = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    assert S.resolution == 64 and np.abs(S(x).numpy() - reference).max() < 1e-4
+    translated = x.clone().requires_grad_(True)
+    kept = _layout_loss(S, x, translated)
+    kept.backward()
+    assert translated.grad is not None and translated.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in S.parameters())
+    assert kept.item() < _layout_loss(S, x, x.flip(2)).item()
+    at_128 = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear")
+    assert abs(_layout_loss(S, at_128, at_128).item() - kept.item()) < 0.2  # read at S's own size
+
+    for name in ("bank-day.npy", "bank-day.json", "bank-night.npy", "bank-night.json"):
+        shutil.copy(trained / "run" / name, tmp_path / name)  # skip the renders
+    result = train_translator(cfg, tmp_path)
+    assert (
+        np.isfinite(result["seg"])
+        and load_checkpoint(tmp_path / "checkpoint.pt")["config"]["seg_weight"] == 1
+    )
+    with pytest.raises(ValueError, match="loss weights"):
+        TranslateConfig(seg_weight=-1.0, **TINY).check()
+
+
 def test_export_writes_a_contract_manifest_the_registry_accepts(exported: Path):
     manifest = json.loads(exported.read_text())
     assert manifest["kind"] == "translator" and manifest["domains"] == ["day", "night"]
