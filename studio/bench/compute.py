@@ -244,7 +244,7 @@ def _network_for(kind: str | None, config: dict) -> torch.nn.Module:
             return Upscaler(cfg.scale)
         from studio.training.segmenter import SegmenterNet
 
-        return SegmenterNet(cfg.ngf, levels=cfg.seg_levels)
+        return SegmenterNet.from_config(cfg)
     if kind == "image_encoder":
         from studio.training.image_encoder import ImageConfig, ImageEncoder
 

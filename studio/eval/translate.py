@@ -81,16 +81,6 @@ def _newest(models: list[ModelInfo]) -> ModelInfo | None:
     return max(models, key=lambda m: (m.version_key, m.name)) if models else None
 
 
-def _world_segmenter(registry, resolution: int) -> ModelInfo | None:
-    """The world segmenter at the translator's resolution (a 64 px one loses thin things at 128),
-    else the newest."""
-    names = [c.name for c in LABEL_CLASSES]
-    fits = [
-        m for m in registry.models() if m.kind == "segmenter" and [c.name for c in m.label_classes] == names
-    ]
-    return max(fits, key=lambda m: (m.resolution == resolution, m.version_key, m.name)) if fits else None
-
-
 def _miou(segmenter, predicted_images: np.ndarray, target_maps: np.ndarray) -> float:
     from studio.eval.fidelity import _segment_at
     from studio.inference.segmenter import confusion, scores
@@ -130,7 +120,8 @@ def evaluate_translator(
     res = int(info.resolution or 128)
     group = deciding_group(a, b)
     judge, values = train_group_judge(group, judge_images, judge_steps)
-    seg_info = _world_segmenter(pipe.registry, res)
+    # at the translator's resolution: a 64 px segmenter loses thin things in a 128 px picture
+    seg_info = pipe.registry.segmenter_speaking([c.name for c in LABEL_CLASSES], res)
     segmenter = Segmenter(pipe.engine, seg_info) if seg_info is not None else None
     enc_info = _newest([m for m in pipe.registry.models() if m.kind == "image_encoder"])
     encoder = ImageEncoder(pipe.engine, enc_info) if enc_info is not None else None

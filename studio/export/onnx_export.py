@@ -73,7 +73,7 @@ def build_model(state: dict) -> tuple[torch.nn.Module, TrainConfig, tuple[torch.
             names.append("noise")
         return net.eval(), cfg, tuple(inputs), names
     if cfg.kind == "segmenter":
-        seg = SegmenterNet(cfg.ngf, levels=cfg.seg_levels)
+        seg = SegmenterNet.from_config(cfg)
         seg.load_state_dict(state["S"])
         return seg.eval(), cfg, (torch.rand(2, 3, cfg.resolution, cfg.resolution) * 2 - 1,), ["image"]
     net = Upscaler(cfg.scale)

@@ -351,13 +351,17 @@ class ModelRegistry:
     def segmenter_for(self, info: ModelInfo) -> ModelInfo | None:
         """A segmenter that speaks the generator's label classes (same names in the same order),
         preferring one at the generator's resolution, then the newest; None when there is none."""
-        names = [c.name for c in info.label_classes]
+        return self.segmenter_speaking([c.name for c in info.label_classes], info.resolution)
+
+    def segmenter_speaking(self, names: list[str], resolution: int | None) -> ModelInfo | None:
+        """A segmenter with these label class names in this order, preferring one at `resolution`
+        (a translator's, a generator's), then the newest; None when there is none."""
         fits = [
             m
             for m in self._models.values()
             if m.kind == "segmenter" and names and [c.name for c in m.label_classes] == names
         ]
-        return _best_fit(fits, info)
+        return _best_fit(fits, resolution)
 
     def layout_prior_for(self, info: ModelInfo) -> ModelInfo | None:
         """A layout prior in the generator's embedding space and classes, at its resolution or one
@@ -375,7 +379,7 @@ class ModelRegistry:
             and info.resolution % m.resolution == 0
             and [c.name for c in m.label_classes] == names
         ]
-        return _best_fit(fits, info)
+        return _best_fit(fits, info.resolution)
 
     def _upscaler_checked(self, info: ModelInfo) -> ModelInfo:
         up = self._models.get(info.upscaler or "")
@@ -391,8 +395,8 @@ class ModelRegistry:
         return up
 
 
-def _best_fit(fits: list[ModelInfo], info: ModelInfo) -> ModelInfo | None:
-    """Of the helper models that fit a generator: one at its own resolution, then the newest."""
+def _best_fit(fits: list[ModelInfo], resolution: int | None) -> ModelInfo | None:
+    """Of the helper models that fit a model: one at its resolution, then the newest."""
     if not fits:
         return None
-    return max(fits, key=lambda m: (m.resolution == info.resolution, m.version_key, m.name))
+    return max(fits, key=lambda m: (m.resolution == resolution, m.version_key, m.name))

@@ -469,7 +469,7 @@ def _upscaler_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> di
 
 
 def _segmenter_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
-    S = SegmenterNet(cfg.ngf, levels=cfg.seg_levels).to(env.device)
+    S = SegmenterNet.from_config(cfg).to(env.device)
     opt = torch.optim.Adam(S.parameters(), cfg.lr_g)
     parts = {"S": S, "opt": opt}
     start, seen, wall = _restore(out_dir, parts) if resume else (0, 0, 0.0)

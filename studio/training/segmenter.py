@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from studio.training.config import TrainConfig
 from studio.world.classes import NUM_CLASSES, palette
 
 
@@ -40,6 +41,11 @@ class SegmenterNet(nn.Module):
         self.up = nn.ModuleList(nn.ConvTranspose2d(c * 2, c, 2, stride=2) for c in chans[:-1])
         self.merge = nn.ModuleList(_conv_block(c * 2, c) for c in chans[:-1])
         self.head = nn.Conv2d(chans[0], num_classes, 1)
+
+    @classmethod
+    def from_config(cls, cfg: TrainConfig) -> SegmenterNet:
+        """The net a run's TrainConfig describes: training, export and bench build it the same way."""
+        return cls(cfg.ngf, levels=cfg.seg_levels)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         skips = []

@@ -200,13 +200,12 @@ def test_shipped_segmenter_segments_held_out_renders(name: str):
 def test_each_shipped_generator_and_translator_is_measured_at_its_own_size():
     """A 64 px segmenter reads a 128 px picture after shrinking it, losing thin things (flowers:
     IoU 0.27 against segmenter128's 0.82 on eval renders), so 128 px models get segmenter128."""
-    from studio.eval.translate import _world_segmenter
-
     registry = ModelRegistry([SHIPPED.parent])
     if not {"segmenter64", "segmenter128"} <= {m.name for m in registry.models()}:
         pytest.skip("both shipped segmenters are needed")
     for generator in ("landscape64", "landscape128_v5v"):
         info = registry.get(generator)
         assert registry.segmenter_for(info).resolution == info.resolution
-    assert _world_segmenter(registry, 128).name == "segmenter128"
-    assert _world_segmenter(registry, 64).name == "segmenter64"
+    names = [c.name for c in LABEL_CLASSES]  # what `studio eval-translate` asks for
+    assert registry.segmenter_speaking(names, 128).name == "segmenter128"
+    assert registry.segmenter_speaking(names, 64).name == "segmenter64"
