@@ -381,16 +381,22 @@ class SoundPanel(QWidget):
         return self.effective_strength(window if window is not None else np.zeros(0, np.float32))
 
     def set_listen_results(
-        self, results: list[tuple[str, float]], changes: dict[str, str] | None = None, placed: bool = True
+        self,
+        results: list[tuple[str, float]],
+        changes: dict[str, str] | None = None,
+        placed: bool = True,
+        hiss: bool = False,
     ) -> None:
         """Show what the sound resembles: (caption, score) pairs, best first; the top 3 are shown.
-        `placed` False: the best score is under the encoder's listen floor, so the panel says it
-        cannot place the sound rather than guess. `changes`: the scene attributes an edit with it
-        will move, each a ticked box the artist may untick ("time → night ← Owl 0.86")."""
+        `placed` False: the best score is under the encoder's listen floor, or the sound is a
+        steady hiss (`hiss`), so the panel says it cannot place the sound rather than guess.
+        `changes`: the scene attributes an edit with it will move, each a ticked box the artist may
+        untick ("time → night ← Owl 0.86")."""
         top = sorted(results, key=lambda r: r[1], reverse=True)[:3]
         lines = [f"{name}  {score:.2f}" for name, score in top]
         if top and not placed:
-            self.listen_label.setText(f"Can't place this sound (closest: {top[0][0]} {top[0][1]:.2f})")
+            why = ", a steady hiss like static or a fan" if hiss else ""
+            self.listen_label.setText(f"Can't place this sound{why} (closest: {top[0][0]} {top[0][1]:.2f})")
         else:
             self.listen_label.setText("Sounds like: " + (" · ".join(lines) if lines else "—"))
         self._placed = placed

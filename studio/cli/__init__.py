@@ -26,7 +26,7 @@ from studio.cli.project import add_project
 from studio.cli.sonify import add_sonify
 from studio.cli.sound import add_animate, add_eval_sound, add_listen
 from studio.cli.sounds import add_sounds
-from studio.cli.translate import add_eval_translate, add_translate
+from studio.cli.translate import add_eval_translate, add_translate, add_translate_sheet
 from studio.errors import CommandError
 from studio.inference.attributes import GROUPS, RECIPE_KEY, describe
 from studio.recipe import RecipeError
@@ -421,6 +421,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_eval_describe,
     add_translate,
     add_eval_translate,
+    add_translate_sheet,
     *_train_commands(),
 ]
 

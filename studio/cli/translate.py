@@ -112,6 +112,35 @@ def add_eval_translate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_eval_translate)
 
 
+def add_translate_sheet(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "translate-sheet", help="contact sheet: held-out renders and your pictures through translators"
+    )
+    p.add_argument("models", nargs="+", help="translators between the same two domains, e.g. day_night")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output JPEG")
+    p.add_argument(
+        "--picture", type=Path, action="append", default=[], help="a picture from outside the world (repeat)"
+    )
+    p.set_defaults(run=run_translate_sheet)
+
+
+def run_translate_sheet(args: argparse.Namespace) -> int:
+    try:
+        from studio.eval.translate_sheet import translator_sheet
+    except ImportError as exc:  # the app bundle leaves studio.eval out
+        raise CommandError(f"translate-sheet needs a source install ({exc})") from None
+    from studio.image_input import ImageInputError
+    from studio.inference.pipeline import Pipeline
+
+    try:
+        data = translator_sheet(Pipeline(device="cpu"), args.models, args.picture)
+    except (ImageInputError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    args.output.write_bytes(data)
+    print(args.output)
+    return 0
+
+
 def run_eval_translate(args: argparse.Namespace) -> int:
     try:
         from studio.eval.translate import evaluate_translator, format_table

@@ -106,6 +106,8 @@ def _hits(scores: np.ndarray, truths: Sequence[Sequence[str]], labels: Sequence[
 
 
 def _listen_floor(embed_sound, centres, held, found, labels, synthetic, synthetic_hits) -> dict:
+    from studio.audio.io import read_audio
+    from studio.audio.steady import is_steady_hiss
     from studio.eval.listen_floor import calibrate_floor
     from studio.eval.out_of_world import out_of_world_clips
 
@@ -118,6 +120,8 @@ def _listen_floor(embed_sound, centres, held, found, labels, synthetic, syntheti
         [kind for kind, _ in out],
         synthetic.max(axis=1),
         synthetic_hits,
+        real_hiss=np.array([is_steady_hiss(read_audio(path).samples) for path, _ in found], bool),
+        out_hiss=np.array([is_steady_hiss(clip) for _, clip in out], bool),
     )
 
 

@@ -12,7 +12,9 @@ translated through onnxruntime (at the model's resolution, no upscaler) and scor
   as that number's ceiling. Target ≥ 0.7 (translated vs source). Beside it the world's own
   render of each source scene in the target domain (`domains.moved_scene`) vs the source: what a
   perfect translation would score, since the world itself repaints part of a scene at night or
-  under snow, and the segmenter reads night renders less well.
+  under snow, and the segmenter reads night renders less well. Between domains whose change swaps
+  classes (winter covers grass and flowers with snow: `domains.layout_merges`) the same numbers are
+  also given with those classes read as one, and the target reads that.
 * KID/FID of translated pictures vs real renders of the target domain (other scenes), in the
   image encoder's feature space (`studio.eval.retrieval`); beside it the untranslated sources vs
   the same renders (where the model started) and fresh target renders vs them (the floor).
@@ -28,7 +30,14 @@ import numpy as np
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.translate.runtime import directions, model_input, style_dim, translate_arrays
 from studio.world.classes import LABEL_CLASSES, NUM_CLASSES
-from studio.world.domains import DOMAINS, deciding_group, domain_scenes, moved_scene
+from studio.world.domains import (
+    DOMAINS,
+    deciding_group,
+    domain_scenes,
+    layout_merges,
+    merge_table,
+    moved_scene,
+)
 
 log = logging.getLogger(__name__)
 HELDOUT_SEED = 50_000  # far from the translator banks (seed·1000 + 1/2), the sample panel and the judges
@@ -81,12 +90,14 @@ def _newest(models: list[ModelInfo]) -> ModelInfo | None:
     return max(models, key=lambda m: (m.version_key, m.name)) if models else None
 
 
-def _miou(segmenter, predicted_images: np.ndarray, target_maps: np.ndarray) -> float:
-    from studio.eval.fidelity import _segment_at
+def _miou(predicted: np.ndarray, target: np.ndarray, table=None) -> float:
+    """mIoU of label maps against `target`; `table` (merge_table) reads each merged class as its
+    group's first."""
     from studio.inference.segmenter import confusion, scores
 
-    predicted = _segment_at(segmenter, predicted_images, target_maps.shape[-1])
-    return scores(confusion(predicted, target_maps, NUM_CLASSES), [c.name for c in LABEL_CLASSES])["miou"]
+    if table is not None:
+        predicted, target = table[predicted], table[target]
+    return scores(confusion(predicted, target, NUM_CLASSES), [c.name for c in LABEL_CLASSES])["miou"]
 
 
 def _to_uint8(batch: np.ndarray) -> np.ndarray:
@@ -102,6 +113,7 @@ def evaluate_translator(
     judge_steps: int = 400,
 ) -> dict:
     """The numbers above for every direction of `model`, plus pass/fail against the targets."""
+    from studio.eval.fidelity import _segment_at
     from studio.eval.retrieval import fid, kid
     from studio.inference.image_encoder import ImageEncoder
     from studio.inference.segmenter import Segmenter
@@ -119,6 +131,7 @@ def evaluate_translator(
         raise ValueError("evaluating a translator needs at least 2 renders per direction")
     res = int(info.resolution or 128)
     group = deciding_group(a, b)
+    merges = layout_merges(a, b)
     judge, values = train_group_judge(group, judge_images, judge_steps)
     # at the translator's resolution: a 64 px segmenter loses thin things in a 128 px picture
     seg_info = pipe.registry.segmenter_speaking([c.name for c in LABEL_CLASSES], res)
@@ -151,19 +164,30 @@ def evaluate_translator(
                 "untranslated_sources": _judged_rate(judge, group, values, source.images, allowed),
             }
         }
-        if segmenter is not None:
-            seg_source = np.stack(segmenter.segment(list(source.images)))
-            row["layout_miou"] = {
-                "translated_vs_source": _miou(segmenter, out, seg_source),
-                "translated_vs_true_labels": _miou(segmenter, out, source.labels),
-                "source_vs_true_labels": _miou(segmenter, source.images, source.labels),
-                "real_target_vs_true_labels": _miou(segmenter, target.images, target.labels),
-                "world_same_layout_vs_source": _miou(
-                    segmenter,
-                    np.stack([moved_scene(way.source, way.target, base, i, res)[0] for i in range(n)]),
-                    seg_source,
-                ),
+        if segmenter is not None:  # each picture set read once, at the label maps' size
+            read = {
+                key: _segment_at(segmenter, images, res)
+                for key, images in (
+                    ("source", source.images),
+                    ("out", out),
+                    ("target", target.images),
+                    ("moved", [moved_scene(way.source, way.target, base, i, res)[0] for i in range(n)]),
+                )
             }
+            row["layout_miou"] = {
+                "translated_vs_source": _miou(read["out"], read["source"]),
+                "translated_vs_true_labels": _miou(read["out"], source.labels),
+                "source_vs_true_labels": _miou(read["source"], source.labels),
+                "real_target_vs_true_labels": _miou(read["target"], target.labels),
+                "world_same_layout_vs_source": _miou(read["moved"], read["source"]),
+            }
+            if merges:  # the classes the change of domain swaps, read as one; the target reads this
+                table = merge_table(merges)
+                row["layout_miou"]["merged"] = {
+                    "classes": [list(group) for group in merges],
+                    "translated_vs_source": _miou(read["out"], read["source"], table),
+                    "world_same_layout_vs_source": _miou(read["moved"], read["source"], table),
+                }
         if encoder is not None:
             real = encoder.features(target.images)
             fresh = domain_scenes(way.target, n, base + 2, res).images
@@ -183,15 +207,16 @@ def evaluate_translator(
             row["style_spread"] = round(float(np.abs(out.astype(np.int16) - other).mean() / 255), 4)
         row["pass"] = {
             "reached": row["reached"]["translated"] >= REACHED_TARGET,
-            **(
-                {"layout": row["layout_miou"]["translated_vs_source"] >= LAYOUT_TARGET}
-                if "layout_miou" in row
-                else {}
-            ),
+            **({"layout": _layout_kept(row["layout_miou"]) >= LAYOUT_TARGET} if "layout_miou" in row else {}),
         }
         result["directions"][f"{way.source}->{way.target}"] = row
         log.info("%s → %s: %s", way.source, way.target, row["reached"])
     return result
+
+
+def _layout_kept(layout: dict) -> float:
+    """The layout number the target reads: with the domain's swapped classes merged where it has any."""
+    return layout.get("merged", layout)["translated_vs_source"]
 
 
 def format_table(result: dict) -> str:
@@ -214,6 +239,13 @@ def format_table(result: dict) -> str:
                 f"vs true labels {lay['translated_vs_true_labels']:.2f} (source itself "
                 f"{lay['source_vs_true_labels']:.2f})"
             )
+            if "merged" in lay:
+                merged = lay["merged"]
+                lines.append(
+                    f"{'':>16}  with {' ≡ '.join(merged['classes'][0])}"
+                    f"{' (and more)' if len(merged['classes']) > 1 else ''} read as one: "
+                    f"{merged['translated_vs_source']:.2f} (target ≥ {LAYOUT_TARGET}{_ceiling(merged)})"
+                )
         if "kid" in row:
             kid_, fid_ = row["kid"], row["fid"]
             lines.append(

@@ -14,6 +14,7 @@ import numpy as np
 
 from studio.audio.io import Audio
 from studio.audio.mel import log_mel_batch
+from studio.audio.steady import is_steady_hiss
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.sound_pin import pin_of
 
@@ -101,10 +102,13 @@ class Heard:
     ranked: list[tuple[str, float, dict[str, str]]]
     encoder: str  # "NAME VERSION"
     floor: float | None  # None: the encoder was not calibrated, so it names every sound
+    hiss: bool = False  # a steady flat noise (studio.audio.steady), never placed whatever it scores
 
     @property
     def placed(self) -> bool:
-        return bool(self.ranked) and (self.floor is None or self.ranked[0][1] >= self.floor)
+        if not self.ranked or self.hiss:
+            return False
+        return self.floor is None or self.ranked[0][1] >= self.floor
 
     def verdict(self) -> str:
         """ "sounds like Rain 0.61" or "can't place this sound (closest: Rain 0.31)"."""
@@ -113,6 +117,8 @@ class Heard:
         name, score, _ = self.ranked[0]
         if self.placed:
             return f"sounds like {name} {score:.2f}"
+        if self.hiss:
+            return f"can't place this sound, a steady hiss like static or a fan (closest: {name} {score:.2f})"
         return f"can't place this sound (closest: {name} {score:.2f})"
 
 
@@ -124,4 +130,5 @@ def listen(pipe, info: ModelInfo, samples: np.ndarray) -> Heard:
         rank_labels(pipe, info, samples),
         pin_of(audio_info),
         None if floor is None else float(floor),
+        is_steady_hiss(samples),
     )

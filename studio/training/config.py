@@ -62,6 +62,11 @@ class TrainConfig(JsonConfig):
     consistent_refine: bool = False  # oasis only: output area-averaged to the trunk size = trunk's picture
     trunk_weight: float = 0.0  # oasis only: L1 of the output, area-averaged to the trunk size, vs the trunk
     judge_weight: float = 0.0  # oasis only: a frozen time/weather classifier of renders scores G
+    layout_weight: float = 0.0  # oasis only: a frozen shipped segmenter must read the painted classes
+    layout_model: str = "segmenter64"  # oasis only: that segmenter (studio/training/layout_term.py)
+    layout_readable: bool = False  # oasis only: ask only for pixels the segmenter reads right in the render
+    anchor_weight: float = 0.0  # oasis only: L1 to the init generator's picture of the same inputs
+    oasis_weight: float = 1.0  # oasis only: weight of D's terms for G; 0 trains no D (a distillation)
     attribute_wording: bool = False  # export only: the app also says the given attributes in training words
     attribute_gain: float = 1.0  # export only: the app feeds the given attributes times this (guidance)
     latent_temperature: float = 1.0  # export only: the app feeds z times this (wider seeds and sliders)

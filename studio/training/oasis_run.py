@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from studio.eval.judge import JUDGE_SIZE, Judge, train_judge
 from studio.training.data import ATTRIBUTE_GROUPS
+from studio.training.layout_term import at_reader_size, frozen_segmenter, layout_loss, read
 from studio.training.loop import (
     _fixed_samples,
     _restore,
@@ -71,14 +72,16 @@ def build_generator(cfg) -> Generator:
 
 def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop) -> dict:
     G = build_generator(cfg).to(env.device)
+    if cfg.anchor_weight > 0 and not cfg.init:
+        raise ValueError("anchor_weight keeps G near its init: give the config an init")
     groups = GROUPS if cfg.attr_weight > 0 else ()
     attr_dim = sum(GROUPS) if cfg.attributes else 0
     D = SegDiscriminator(cfg.ndf, NUM_CLASSES, cfg.resolution, groups, attr_dim).to(env.device)
     if starts_from_init(cfg, out_dir, resume):
-        load_onnx_generator(G, Path(cfg.init))
-        if cfg.init_refine:
-            load_onnx_refinement(G, Path(cfg.init_refine))
+        G.load_state_dict(_init_generator(cfg, env).state_dict())
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    teacher = _init_generator(cfg, env) if cfg.anchor_weight > 0 else None
+    S = frozen_segmenter(cfg.layout_model) if cfg.layout_weight > 0 else None
     trained = _param_groups(G, cfg)
     if cfg.freeze_trunk:  # stage II: the trunk keeps its weights, only the refinement levels learn
         if not G.refine:
@@ -126,33 +129,14 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
             # wording it never learned), while D still judges the pairing with the full caption.
             plain = (torch.rand(n, device=env.device) < cfg.text_drop) & keep.all(1)
             text_g = torch.where(plain[:, None], b["plain"], text)
-            with torch.no_grad():
-                fake = G(z, text_g, labels_in, given, noise)
-            real_cond = _cond(text, attribute_vector(b["truth"], shown, GROUPS) if cfg.attributes else None)
-            wrong = [_cond(text.roll(1, 0), real_cond[:, text.shape[1] :] if cfg.attributes else None)]
-            if cfg.attributes:  # the right caption with wrong attributes is a fake pairing too
-                lie = mismatched_attributes(b["truth"], GROUPS).to(env.device)
-                wrong.append(_cond(text, attribute_vector(lie, torch.ones_like(shown), GROUPS)))
-            logits, scores, attr_logits = train_d(
-                torch.cat([x, fake]), torch.cat([real_cond, _cond(text, given)]), tuple(wrong)
-            )
-            d_real, d_fake, d_mis = scores[:n], scores[n : 2 * n], scores[2 * n :]
-            seg_d = seg_real_loss(logits[:n], classes, weights) + seg_fake_loss(logits[n:])
-            hinge = (
-                F.relu(1 - d_real).mean() + 0.5 * F.relu(1 + d_fake).mean() + 0.5 * F.relu(1 + d_mis).mean()
-            )
-            loss_d = seg_d + cfg.global_weight * hinge
-            if groups:  # the attribute head learns from real pictures only, with their true attributes
-                attr_d = attribute_loss(tuple(g[:n] for g in attr_logits), b["truth"])
-                loss_d = loss_d + cfg.attr_weight * attr_d
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-
+            metrics = {}
+            if cfg.oasis_weight > 0:
+                with torch.no_grad():
+                    fake = G(z, text_g, labels_in, given, noise)
+                metrics = _d_step(cfg, train_d, opt_d, b, x, fake, classes, weights, given, shown, groups)
             if step < cfg.d_warmup:  # a fresh D must first learn what the classes look like
                 seen += n * env.world
                 done = step + 1  # warmup steps count and are kept: a run stopped here resumes here
-                metrics = {"loss_d": loss_d.item(), "seg_d": seg_d.item()}
                 if env.main and (done % cfg.snapshot_every == 0 or done == cfg.steps):
                     _snapshot(out_dir, cfg, done, seen, wall + time.time() - t0, parts, metrics)
                 if env.main:
@@ -162,12 +146,32 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
                 fake, trunk = train_g(z, text_g, labels_in, given, noise, with_trunk=True)
             else:
                 fake = train_g(z, text_g, labels_in, given, noise)
-            logits, scores, attr_logits = train_d(fake, _cond(text, given))
-            seg_g = seg_generator_loss(logits, classes, weights, ~drop)
-            loss_g = seg_g - cfg.global_weight * scores.mean()
-            if groups:
-                attr_g = attribute_loss(attr_logits, wanted)
-                loss_g = loss_g + cfg.attr_weight * attr_g
+            loss_g = fake.new_zeros(())
+            if cfg.oasis_weight > 0:
+                logits, scores, attr_logits = train_d(fake, _cond(text, given))
+                seg_g = seg_generator_loss(logits, classes, weights, ~drop)
+                d_terms = seg_g - cfg.global_weight * scores.mean()
+                metrics |= {"seg_g": seg_g.item(), "adv": -scores.mean().item()}
+                if groups:
+                    attr_g = attribute_loss(attr_logits, wanted)
+                    d_terms = d_terms + cfg.attr_weight * attr_g
+                    metrics["attr_g"] = attr_g.item()
+                loss_g = loss_g + cfg.oasis_weight * d_terms
+            if S is not None:  # the painted classes as a frozen segmenter reads them (layout_term)
+                target = at_reader_size(S, labels)
+                asked = class_balance(target) * (~drop)[:, None, None]
+                if cfg.layout_readable:  # rain or night the world paints may hide a class from S too
+                    with torch.no_grad():
+                        asked = asked * (read(S, x).argmax(1) == target)
+                lay = layout_loss(S, fake, target, asked)
+                loss_g = loss_g + cfg.layout_weight * lay
+                metrics["layout"] = lay.item()
+            if teacher is not None:
+                with torch.no_grad():
+                    kept = teacher(z, text_g, labels_in, given, noise)
+                anchor = (fake - kept).abs().mean()
+                loss_g = loss_g + cfg.anchor_weight * anchor
+                metrics["anchor"] = anchor.item()
             if judge is not None:  # time and weather as a classifier of real renders reads them
                 judged = judge(F.interpolate(fake, size=(JUDGE_SIZE, JUDGE_SIZE), mode="area"))
                 judge_g = attribute_loss((judged["time"], judged["weather"]), wanted[:, :2])
@@ -193,14 +197,6 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
             generator_step(opt_g, loss_g, opt_d, G_ema, G, cfg.ema_beta)
 
             seen += n * env.world
-            metrics = {
-                "loss_d": loss_d.item(),
-                "seg_d": seg_d.item(),
-                "seg_g": seg_g.item(),
-                "adv": -scores.mean().item(),
-            }
-            if groups:
-                metrics |= {"attr_d": attr_d.item(), "attr_g": attr_g.item()}
             if judge is not None:
                 metrics["judge_g"] = judge_g.item()
             if cfg.lowfreq_weight > 0:
@@ -223,6 +219,43 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
     if env.main and not checkpoint_path(out_dir).exists():  # steps 0: a grown model, exported as is
         _snapshot(out_dir, cfg, start, seen, wall, parts, metrics)
     return {"step": done, "seen": seen, **metrics}
+
+
+def _init_generator(cfg, env) -> Generator:
+    """The config's init weights (and init_refine's refinement levels), frozen: where a fresh run
+    starts, and what the anchor keeps a run near however often it resumes."""
+    G = build_generator(cfg)
+    load_onnx_generator(G, Path(cfg.init))
+    if cfg.init_refine:
+        load_onnx_refinement(G, Path(cfg.init_refine))
+    return G.to(env.device).eval().requires_grad_(False)
+
+
+def _d_step(cfg, train_d, opt_d, b, x, fake, classes, weights, given, shown, groups) -> dict[str, float]:
+    """D learns to label real pixels by class and generated ones as fake, to score the caption (and
+    attribute) match, and to classify real pictures' attributes. Returns its losses."""
+    n, text = x.shape[0], b["text"]
+    real_cond = _cond(text, attribute_vector(b["truth"], shown, GROUPS) if cfg.attributes else None)
+    wrong = [_cond(text.roll(1, 0), real_cond[:, text.shape[1] :] if cfg.attributes else None)]
+    if cfg.attributes:  # the right caption with wrong attributes is a fake pairing too
+        lie = mismatched_attributes(b["truth"], GROUPS).to(x.device)
+        wrong.append(_cond(text, attribute_vector(lie, torch.ones_like(shown), GROUPS)))
+    logits, scores, attr_logits = train_d(
+        torch.cat([x, fake]), torch.cat([real_cond, _cond(text, given)]), tuple(wrong)
+    )
+    d_real, d_fake, d_mis = scores[:n], scores[n : 2 * n], scores[2 * n :]
+    seg_d = seg_real_loss(logits[:n], classes, weights) + seg_fake_loss(logits[n:])
+    hinge = F.relu(1 - d_real).mean() + 0.5 * F.relu(1 + d_fake).mean() + 0.5 * F.relu(1 + d_mis).mean()
+    loss_d = seg_d + cfg.global_weight * hinge
+    out = {"seg_d": seg_d.item()}
+    if groups:  # the attribute head learns from real pictures only, with their true attributes
+        attr_d = attribute_loss(tuple(g[:n] for g in attr_logits), b["truth"])
+        loss_d = loss_d + cfg.attr_weight * attr_d
+        out["attr_d"] = attr_d.item()
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    return {"loss_d": loss_d.item(), **out}
 
 
 def _frozen_judge(cfg, out_dir: Path, env):

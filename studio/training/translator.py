@@ -15,10 +15,9 @@ One step (batch n from each domain):
                 + seg · (CE(S(G_AB(a, s)), argmax S(a)) + CE(S(G_BA(b, s')), argmax S(b)))
                                                                          (when seg > 0)
 
-S is a frozen shipped segmenter (`seg_model`): the translation must keep what it reads in the
-source, so a beach stays a beach at night. Train with a segmenter other than the one
-`studio eval-translate` measures layout with (segmenter64 here, segmenter128 there), so the
-loss cannot simply learn that one net's blind spots.
+S is a frozen shipped segmenter (`seg_model`, `layout_term`): the translation must keep what it
+reads in the source, so a beach stays a beach at night. `seg_merge` names classes the change may
+swap (winter covers grass and flowers with snow), read as one.
 
 Learning rates hold for the first half and fall linearly to zero over the second (CycleGAN); the
 exported generators are exponential moving averages. Batches, styles and augmentations are seeded
@@ -28,6 +27,7 @@ by (seed, step), and snapshots hold every state, so a resumed run goes on exactl
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import re
 import time
@@ -37,15 +37,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from studio.training.config import JsonConfig
 from studio.training.diffaugment import diff_augment
+from studio.training.layout_term import frozen_segmenter, layout_loss, read
 from studio.training.loop import checkpoint_path, load_checkpoint, save_checkpoint
 from studio.training.samples import save_sample_grid
 from studio.training.translator_data import FolderDomain, WorldDomain
 from studio.training.translator_nets import PatchCritic, TranslatorGenerator
-from studio.world.domains import DOMAINS, domain_scenes
+from studio.world.domains import DOMAINS, domain_scenes, merge_table
+from studio.world.scene import SceneError
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, dict[str, float]], None]
@@ -82,6 +83,7 @@ class TranslateConfig(JsonConfig):
     div_rows: int = 2
     seg_weight: float = 0.0  # layout kept: cross-entropy of S(translated) against S(source)'s classes
     seg_model: str = "segmenter64"  # the installed segmenter S (its .onnx, loaded frozen into torch)
+    seg_merge: list = dataclasses.field(default_factory=list)  # class groups read as one (grass ≡ snow)
     diffaug: bool = False  # DiffAugment on the critics' inputs (small folders)
     ema_beta: float = 0.995
     bank: int = 1000  # world renders per domain
@@ -114,6 +116,10 @@ class TranslateConfig(JsonConfig):
             raise ValueError("style_dim must be >= 0 and div_rows from 0 to batch")
         if min(self.cyc_weight, self.idt_weight, self.div_weight, self.div_cap, self.seg_weight) < 0:
             raise ValueError("loss weights must be >= 0")
+        try:
+            merge_table(self.seg_merge)
+        except (SceneError, TypeError) as exc:
+            raise ValueError(f"seg_merge: {exc}") from None
 
 
 def _domain_data(cfg: TranslateConfig, side: str, out_dir: Path):
@@ -164,32 +170,16 @@ def _diversity(G: TranslatorGenerator, x: torch.Tensor, fake: torch.Tensor, cfg,
 
 
 def _layout_reader(cfg: TranslateConfig) -> torch.nn.Module | None:
-    """The frozen segmenter of the layout term (the installed .onnx's weights in its torch net),
-    or None when the term is off."""
-    if cfg.seg_weight <= 0:
-        return None
-    from studio.bench.compute import load_torch_module
-    from studio.inference.registry import ModelRegistry
-
-    info = ModelRegistry().get(cfg.seg_model)
-    if info.kind != "segmenter":
-        raise ValueError(f"seg_model {cfg.seg_model!r} is a {info.kind}, not a segmenter")
-    size = int(info.resolution)
-    net = load_torch_module(info.path, {"image": np.zeros((1, 3, size, size), np.float32)})
-    net.resolution = size
-    return net.eval().requires_grad_(False)
+    """The frozen segmenter of the layout term (`layout_term`), or None when the term is off."""
+    return frozen_segmenter(cfg.seg_model, cfg.seg_merge) if cfg.seg_weight > 0 else None
 
 
 def _layout_loss(S: torch.nn.Module, source: torch.Tensor, translated: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of S on the translation against S's classes of the source (at S's size)."""
-
-    def read(x: torch.Tensor) -> torch.Tensor:
-        size = S.resolution
-        return S(x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area"))
-
+    """S on the translation against S's classes of the source: snow where the summer picture had
+    grass costs nothing when seg_merge groups them."""
     with torch.no_grad():
-        target = read(source).argmax(1)
-    return F.cross_entropy(read(translated), target)
+        target = read(S, source).argmax(1)
+    return layout_loss(S, translated, target)
 
 
 def build_generators(cfg: TranslateConfig) -> tuple[TranslatorGenerator, TranslatorGenerator]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from studio.world.captions import SEASONS, TIMES, WEATHERS
+from studio.world.classes import CLASS_INDEX, NUM_CLASSES
 from studio.world.scene import SceneBatch, SceneError, render_scene, sample_attributes
 
 DAY_TIMES = ("morning", "noon", "afternoon")
@@ -21,6 +22,12 @@ DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
     # seasons by daylight: a winter night and a summer night look nearly alike
     "summer": {"season": ("summer",), "time": DAY_TIMES},
     "winter": {"season": ("winter",), "time": DAY_TIMES},
+}
+# Classes a change of domain legitimately swaps, so "layout kept" reads them as one: the world's
+# winter covers grass and flowers with snow (of the same scenes' pixels, grass → snow 0.82 and
+# flower → snow 0.78 over 48 summer scenes moved to winter; docs/translate_summer_winter_v2.md).
+LAYOUT_MERGES: dict[frozenset[str], tuple[tuple[str, ...], ...]] = {
+    frozenset({"summer", "winter"}): (("grass", "flower", "snow"),),
 }
 _GROUP_VALUES = {"time": TIMES, "weather": WEATHERS, "season": SEASONS}
 _MAX_TRIES = 10_000
@@ -51,6 +58,23 @@ def deciding_group(domain_a: str, domain_b: str) -> str:
         if (group in a) != (group in b):
             return group
     raise SceneError(f"domains {domain_a!r} and {domain_b!r} overlap; they cannot be told apart")
+
+
+def layout_merges(domain_a: str, domain_b: str) -> tuple[tuple[str, ...], ...]:
+    """The class groups a translation between the two domains may swap within (none for day/night)."""
+    return LAYOUT_MERGES.get(frozenset({domain_a, domain_b}), ())
+
+
+def merge_table(merges: tuple[tuple[str, ...], ...] | list) -> np.ndarray:
+    """[NUM_CLASSES] class index → the index it is read as: each group's first class."""
+    table = np.arange(NUM_CLASSES)
+    for group in merges:
+        unknown = [name for name in group if name not in CLASS_INDEX]
+        if unknown or len(group) < 2:
+            raise SceneError(f"a merge group needs two or more label classes, not {list(group)!r}")
+        for name in group:
+            table[CLASS_INDEX[name]] = CLASS_INDEX[group[0]]
+    return table
 
 
 def domain_attributes(domain: str, rng: np.random.Generator) -> dict:

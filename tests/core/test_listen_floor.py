@@ -124,3 +124,46 @@ def test_cli_makes_no_picture_from_a_sound_it_cannot_place_unless_asked(
     err = capsys.readouterr().err
     assert "can't place this sound (closest: " in err and "--closest" in err and not out.exists()
     assert main([*args, "--closest"]) == 0 and out.exists()  # asked for: what the closest sound moves
+
+
+def test_a_steady_hiss_is_never_placed_however_like_rain_it_scores(
+    floored: Pipeline, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """White noise scores heavy rain above the floor; it is refused on the signal itself, while
+    every real recording (rain included), a fading noise and tilted (brown) noise are not hiss."""
+    from studio.audio.steady import is_steady_hiss
+    from studio.cli import main
+
+    rng = np.random.default_rng(3)
+    hiss = [out_of_world("white_noise", rng) for _ in range(4)]
+    assert all(is_steady_hiss(x) for x in hiss)
+    assert not any(is_steady_hiss(read_audio(path).samples) for path in sorted(REAL.glob("*.wav")))
+    fading = hiss[0] * np.linspace(1.0, 0.0, hiss[0].size, dtype=np.float32)
+    brown = np.cumsum(rng.standard_normal(4 * SAMPLE_RATE)).astype(np.float32)
+    assert not is_steady_hiss(fading) and not is_steady_hiss(brown - brown.mean())
+    assert not is_steady_hiss(np.zeros(SAMPLE_RATE, np.float32)) and not is_steady_hiss(_tone())
+
+    heard = listen(floored, floored.default_generator(), hiss[0])
+    assert heard.hiss and not heard.placed and "steady hiss" in heard.verdict()
+    monkeypatch.setenv("SYNESTHESIA_MODELS", str(floored.registry.folders[0]))
+    wav = tmp_path / "static.wav"
+    write_wav(wav, hiss[1], SAMPLE_RATE)
+    assert main(["listen", str(wav), "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.startswith("can't place this sound, a steady hiss like static")
+
+
+def test_the_floor_counts_a_steady_hiss_as_refused_whatever_it_scores() -> None:
+    """White noise scoring 0.9 need not pull the floor above the real clips it would then lose."""
+    args = dict(
+        real=np.array([0.84, 0.86, 0.9]),
+        real_hits=np.array([True, True, True]),
+        out=np.array([0.6, 0.9]),
+        out_kinds=["sine", "white_noise"],
+        synthetic=np.array([0.95]),
+        synthetic_hits=np.array([True]),
+    )
+    blind = calibrate_floor(**args)
+    assert blind["out_of_world_refused_by_kind"]["white_noise"] == 0.0
+    heard = calibrate_floor(**args, out_hiss=np.array([False, True]))
+    assert heard["out_of_world_refused"] == 1.0 and heard["real_heldout_correct_kept"] == 1.0
+    assert heard["value"] <= 0.84

@@ -561,3 +561,42 @@ def test_reflect_padding_starts_from_a_zero_padded_generator_and_exports(tmp_pat
     assert manifest["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
     with pytest.raises(ValueError, match="--pad-mode"):
         export_checkpoint(ckpt, tmp_path / "x", pad_mode="circular")
+
+
+def test_a_layout_distillation_reads_the_sketch_and_stays_near_its_init(tiny_oasis, tmp_path: Path) -> None:
+    """layout_weight: a frozen shipped segmenter must read the painted classes in G's picture (a
+    render of the sketch costs less than the sketch upside down; layout_readable asks only where
+    it reads the render right); anchor_weight holds G to its init's pictures; oasis_weight 0 trains
+    no D at all."""
+    from studio.training.layout_term import at_reader_size, frozen_segmenter, layout_loss
+    from studio.world.scene import render_scenes
+
+    S = frozen_segmenter("segmenter64")
+    scenes = render_scenes(2, seed=3, size=64)
+    x = torch.from_numpy(scenes.images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    onehot = torch.nn.functional.one_hot(torch.from_numpy(scenes.labels).long(), NUM_CLASSES)
+    target = at_reader_size(S, onehot.permute(0, 3, 1, 2).float())
+    assert torch.equal(target, torch.from_numpy(scenes.labels).long())
+    assert layout_loss(S, x, target) < layout_loss(S, x, target.flip(1))
+
+    cfg = TrainConfig(
+        name="tiny-layout",
+        steps=3,
+        upscaler=None,
+        init=str(tiny_oasis / "tiny-oasis.onnx"),
+        **{**TINY, **OASIS, "oasis_weight": 0.0, "d_warmup": 0, "layout_weight": 1.0, "anchor_weight": 5.0},
+        layout_readable=True,
+    )
+    metrics = train(cfg, tmp_path / "run", shipped_embedder())
+    assert np.isfinite(metrics["layout"]) and 0 < metrics["anchor"] < 1 and "seg_g" not in metrics
+    fresh = build_generator(cfg)
+    load_onnx_generator(fresh, Path(cfg.init))
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    moved = [k for k, v in fresh.state_dict().items() if not torch.equal(v, state["G"][k])]
+    assert moved and "opt_d" in state and not state["opt_d"]["state"]  # G learned; D never stepped
+    with pytest.raises(ValueError, match="give the config an init"):
+        train(
+            TrainConfig(name="x", steps=1, anchor_weight=1.0, **TINY, **OASIS),
+            tmp_path / "bad",
+            shipped_embedder(),
+        )

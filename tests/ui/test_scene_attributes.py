@@ -118,6 +118,19 @@ def test_unticked_changes_are_left_alone_live_applied_and_stored(qtbot, attr_win
     assert isinstance(captured.extra[SOUND_KEY], dict) and "time" not in captured.extra[SOUND_KEY]
 
 
+def test_white_noise_is_a_steady_hiss_the_panel_will_not_place(qtbot, attr_window, tmp_path):
+    """The encoder hears white noise as heavy rain above its floor; the panel says what it is."""
+    from studio.eval.out_of_world import out_of_world
+
+    path = tmp_path / "static.wav"
+    write_wav(path, out_of_world("white_noise", np.random.default_rng(5)), 16000)
+    panel = attr_window.sound.panel
+    assert panel.load_file(path)
+    qtbot.waitUntil(lambda: bool(panel.changes.checks), timeout=RENDER_MS)
+    assert panel.listen_label.text().startswith("Can't place this sound, a steady hiss like static")
+    assert panel.changes.moves() == {} and not panel.apply_button.isEnabled()
+
+
 def test_a_sound_it_cannot_place_ticks_no_change_until_the_artist_does(qtbot, attr_window, tmp_path):
     ids = generate(qtbot, attr_window, "a meadow at noon", seed=2)
     attr_window.select_node(ids[0])
