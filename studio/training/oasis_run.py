@@ -5,6 +5,11 @@ caption match and to classify real pictures' attributes; G learns to make its pi
 painted class (any real class where no sketch was given), to match its caption and to show the
 attributes it was given or its caption names. No pixel loss against the renderer: a one-of-many
 target averages into blur and banding (DESIGN §5). Noise and attributes are G inputs (nets.py).
+
+A fine-tune may train no D (`oasis_weight` 0): G then learns from a frozen shipped segmenter that
+must read the painted sketch (`layout_weight`, studio/training/layout_term.py) and an L1 to its
+frozen init's picture of the same inputs (`anchor_weight`) — one target per input, not the many
+pictures a sketch allows, so no blur (docs/generator_v5x.md).
 """
 
 from __future__ import annotations
