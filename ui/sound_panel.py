@@ -45,6 +45,7 @@ from studio.audio.recorder import (
     WavSource,
     list_input_devices,
 )
+from studio.audio.steady import HISS_WORDS
 from studio.inference.audio_encoder import loudness_strength
 from ui.sound_changes import SoundChanges
 from ui.theme import ACCENT, BASE, MUTED, set_tooltip_deep
@@ -395,7 +396,7 @@ class SoundPanel(QWidget):
         top = sorted(results, key=lambda r: r[1], reverse=True)[:3]
         lines = [f"{name}  {score:.2f}" for name, score in top]
         if top and not placed:
-            why = ", a steady hiss like static or a fan" if hiss else ""
+            why = f", {HISS_WORDS}" if hiss else ""
             self.listen_label.setText(f"Can't place this sound{why} (closest: {top[0][0]} {top[0][1]:.2f})")
         else:
             self.listen_label.setText("Sounds like: " + (" · ".join(lines) if lines else "—"))

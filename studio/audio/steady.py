@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+HISS_WORDS = "a steady hiss like static or a fan"  # what `listen` and the Sound panel call it
 FRAME = 512
 FLATNESS_MIN = 0.95  # long-term spectral flatness (geometric / arithmetic mean of power)
 VARIATION_MAX = 0.15  # frame loudness std / mean

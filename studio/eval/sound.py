@@ -71,6 +71,7 @@ def sound_metrics(
     (studio.eval.listen_floor) against synthesised out-of-world sounds."""
     from studio.audio.io import read_audio
     from studio.audio.real_set import default_dir
+    from studio.audio.steady import is_steady_hiss
     from studio.world.sounds import render_clips
 
     labels = listen_labels()
@@ -91,9 +92,11 @@ def sound_metrics(
         metrics["real_recordings"] = len(real)
     found = heldout_recordings(heldout_dir if heldout_dir is not None else default_dir() / "heldout")
     if found:
-        held = np.stack([embed_sound(read_audio(path).samples) for path, _ in found]) @ centres.T
+        clips = [read_audio(path).samples for path, _ in found]  # each file read once
+        held = np.stack([embed_sound(clip) for clip in clips]) @ centres.T
         metrics.update(_heldout_summary(held, found, labels))
-        floor = _listen_floor(embed_sound, centres, held, found, labels, synthetic, synthetic_hits)
+        real_hiss = np.array([is_steady_hiss(clip) for clip in clips], bool)
+        floor = _listen_floor(embed_sound, centres, held, found, labels, real_hiss, synthetic, synthetic_hits)
         if floor:
             metrics["listen_floor"] = floor
     return metrics
@@ -105,8 +108,7 @@ def _hits(scores: np.ndarray, truths: Sequence[Sequence[str]], labels: Sequence[
     return np.array([labels[int(b)]["name"] in truth for b, truth in zip(best, truths, strict=True)], bool)
 
 
-def _listen_floor(embed_sound, centres, held, found, labels, synthetic, synthetic_hits) -> dict:
-    from studio.audio.io import read_audio
+def _listen_floor(embed_sound, centres, held, found, labels, real_hiss, synthetic, synthetic_hits) -> dict:
     from studio.audio.steady import is_steady_hiss
     from studio.eval.listen_floor import calibrate_floor
     from studio.eval.out_of_world import out_of_world_clips
@@ -120,7 +122,7 @@ def _listen_floor(embed_sound, centres, held, found, labels, synthetic, syntheti
         [kind for kind, _ in out],
         synthetic.max(axis=1),
         synthetic_hits,
-        real_hiss=np.array([is_steady_hiss(read_audio(path).samples) for path, _ in found], bool),
+        real_hiss=real_hiss,
         out_hiss=np.array([is_steady_hiss(clip) for _, clip in out], bool),
     )
 

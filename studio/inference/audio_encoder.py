@@ -14,7 +14,7 @@ import numpy as np
 
 from studio.audio.io import Audio
 from studio.audio.mel import log_mel_batch
-from studio.audio.steady import is_steady_hiss
+from studio.audio.steady import HISS_WORDS, is_steady_hiss
 from studio.inference.manifest import ModelError, ModelInfo
 from studio.inference.sound_pin import pin_of
 
@@ -118,7 +118,7 @@ class Heard:
         if self.placed:
             return f"sounds like {name} {score:.2f}"
         if self.hiss:
-            return f"can't place this sound, a steady hiss like static or a fan (closest: {name} {score:.2f})"
+            return f"can't place this sound, {HISS_WORDS} (closest: {name} {score:.2f})"
         return f"can't place this sound (closest: {name} {score:.2f})"
 
 

@@ -82,10 +82,12 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
     groups = GROUPS if cfg.attr_weight > 0 else ()
     attr_dim = sum(GROUPS) if cfg.attributes else 0
     D = SegDiscriminator(cfg.ndf, NUM_CLASSES, cfg.resolution, groups, attr_dim).to(env.device)
-    if starts_from_init(cfg, out_dir, resume):
-        G.load_state_dict(_init_generator(cfg, env).state_dict())
+    fresh = starts_from_init(cfg, out_dir, resume)
+    init = _init_generator(cfg, env) if fresh or cfg.anchor_weight > 0 else None  # the ONNX read once
+    if fresh:
+        G.load_state_dict(init.state_dict())
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    teacher = _init_generator(cfg, env) if cfg.anchor_weight > 0 else None
+    teacher = init if cfg.anchor_weight > 0 else None
     S = frozen_segmenter(cfg.layout_model) if cfg.layout_weight > 0 else None
     trained = _param_groups(G, cfg)
     if cfg.freeze_trunk:  # stage II: the trunk keeps its weights, only the refinement levels learn
