@@ -81,15 +81,16 @@ def _sound_changes(args: argparse.Namespace, pipe, info: ModelInfo, assets) -> d
     strength = loudness_strength(audio.samples) if args.strength is None else args.strength
     if not np.isfinite(strength) or not 0.0 <= strength <= 2.0:
         raise CommandError(f"--strength must be a number from 0 to 2, not {args.strength}")
+    vector = pipe.encode_sound(info, audio.samples)  # heard once: for the verdict and the moves
     if strength > 0 and not args.closest:  # a sound it cannot place moves nothing unless asked to
-        heard = listen(pipe, info, audio.samples)
+        heard = listen(pipe, info, audio.samples, vector)
         if heard.ranked and not heard.placed:  # (an encoder without labels places no sound: it blends)
             raise CommandError(
                 f"{args.sound}: {heard.verdict()}, so no picture was made "
                 f"(--closest applies what {heard.ranked[0][0]} would change)"
             )
     extra = {SOUND_ENCODER_KEY: pin_of(pipe.audio_encoder_for(info))}  # the encoder that heard it
-    moves = pipe.sound_moves(info, pipe.encode_sound(info, audio.samples)) if info.attribute_groups else {}
+    moves = pipe.sound_moves(info, vector) if info.attribute_groups else {}
     if moves:  # stored as the app's Apply stores the ticked changes, less those --keep leaves alone
         kept = {g: v for g, v in moves.items() if g not in (args.keep or ())}
         if not kept:

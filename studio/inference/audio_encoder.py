@@ -80,13 +80,17 @@ def loudness_strength(samples: np.ndarray, floor_db: float = -50.0, ceiling_db: 
     return float(np.clip((level - floor_db) / (ceiling_db - floor_db), 0.0, 1.0))
 
 
-def rank_labels(pipe, info: ModelInfo, samples: np.ndarray) -> list[tuple[str, float, dict[str, str]]]:
+def rank_labels(
+    pipe, info: ModelInfo, samples: np.ndarray, sound: np.ndarray | None = None
+) -> list[tuple[str, float, dict[str, str]]]:
     """(label, cosine, implied scene attributes) for each sound the encoder's manifest names, best
-    first: zero-shot recognition against the centroid of each label's prompt embeddings."""
+    first: zero-shot recognition against the centroid of each label's prompt embeddings. `sound`:
+    the samples' vector when the caller has already encoded them (so they are heard once)."""
     audio_info = pipe.audio_encoder_for(info)
     if not audio_info.manifest.get("listen_labels"):
         raise ModelError(f"{audio_info.name} lists no sounds to recognise (manifest 'listen_labels')")
-    sound = pipe.encode_sound(info, samples)
+    if sound is None:
+        sound = pipe.encode_sound(info, samples)
     scores = [
         (str(label["display"]), float(sound @ centre), dict(label.get("attributes", {})))
         for centre, label in pipe.label_centres(info)
@@ -122,12 +126,12 @@ class Heard:
         return f"can't place this sound (closest: {name} {score:.2f})"
 
 
-def listen(pipe, info: ModelInfo, samples: np.ndarray) -> Heard:
+def listen(pipe, info: ModelInfo, samples: np.ndarray, sound: np.ndarray | None = None) -> Heard:
     """rank_labels with the verdict of the encoder that heard it (`studio listen`, the Sound panel)."""
     audio_info = pipe.audio_encoder_for(info)
     floor = audio_info.manifest.get("listen_floor")
     return Heard(
-        rank_labels(pipe, info, samples),
+        rank_labels(pipe, info, samples, sound),
         pin_of(audio_info),
         None if floor is None else float(floor),
         is_steady_hiss(samples),
