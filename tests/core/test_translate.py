@@ -477,8 +477,8 @@ def test_the_shipped_day_night_makes_day_renders_night_and_night_renders_day() -
 
 
 def test_the_shipped_summer_winter_snows_summer_ground_and_greens_winter_ground() -> None:
-    """The summer ↔ winter translator Translate picks (summer_winter_v2 1.1.700; eval-translate: the
-    judge sees the target season in 0.86 / 0.78 of 64 held-out renders): on real renders the lower
+    """The summer ↔ winter translator Translate picks (summer_winter_v3 1.1.1400; eval-translate: the
+    judge sees the target season in 0.86 / 0.83 of 64 held-out renders): on real renders the lower
     half comes out snow-white (brighter, not green) toward winter and greener toward summer, and the
     recipe re-renders bit-exactly."""
     shipped = REPO_ROOT / "exported_models"
