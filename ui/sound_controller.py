@@ -146,7 +146,7 @@ class SoundController(QObject):
         ranked = heard.ranked
         self.last_listen = [(name, score) for name, score, _ in ranked]
         changes = self._changes(ranked[0][2] if ranked else {})
-        self.panel.set_listen_results(self.last_listen, changes, placed=heard.placed, hiss=heard.hiss)
+        self.panel.set_listen_results(self.last_listen, changes, None if heard.placed else heard.verdict())
         self._tick_stored()
 
     def apply(self) -> JobHandle | None:

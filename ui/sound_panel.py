@@ -45,7 +45,6 @@ from studio.audio.recorder import (
     WavSource,
     list_input_devices,
 )
-from studio.audio.steady import HISS_WORDS
 from studio.inference.audio_encoder import loudness_strength
 from ui.sound_changes import SoundChanges
 from ui.theme import ACCENT, BASE, MUTED, set_tooltip_deep
@@ -385,21 +384,20 @@ class SoundPanel(QWidget):
         self,
         results: list[tuple[str, float]],
         changes: dict[str, str] | None = None,
-        placed: bool = True,
-        hiss: bool = False,
+        unplaced: str | None = None,
     ) -> None:
         """Show what the sound resembles: (caption, score) pairs, best first; the top 3 are shown.
-        `placed` False: the best score is under the encoder's listen floor, or the sound is a
-        steady hiss (`hiss`), so the panel says it cannot place the sound rather than guess.
+        `unplaced`: the encoder's verdict when it cannot place the sound (its best score is under
+        the encoder's listen floor, or the sound is a steady hiss), shown instead of a guess.
         `changes`: the scene attributes an edit with it will move, each a ticked box the artist may
         untick ("time → night ← Owl 0.86")."""
         top = sorted(results, key=lambda r: r[1], reverse=True)[:3]
         lines = [f"{name}  {score:.2f}" for name, score in top]
-        if top and not placed:
-            why = f", {HISS_WORDS}" if hiss else ""
-            self.listen_label.setText(f"Can't place this sound{why} (closest: {top[0][0]} {top[0][1]:.2f})")
-        else:
+        placed = not (top and unplaced)
+        if placed:
             self.listen_label.setText("Sounds like: " + (" · ".join(lines) if lines else "—"))
+        else:
+            self.listen_label.setText(unplaced[:1].upper() + unplaced[1:])
         self._placed = placed
         self.changes.set_changes(changes if changes and top else {}, *(top[0] if top else ()), ticked=placed)
         self._update_enabled()

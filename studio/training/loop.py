@@ -74,9 +74,8 @@ def make_data(cfg: TrainConfig, embed, env: Dist):
     size = cfg.resolution * (cfg.scale if cfg.kind == "upscaler" else 1)
     if cfg.data:
         return FolderData(Path(cfg.data), size, embed).start()
-    stream = WorldStream(
-        size, seed=cfg.seed * 1000 + env.rank, capacity=cfg.ring_capacity, plain=cfg.text_drop > 0
-    )
+    plain = cfg.text_drop > 0 or cfg.edit_rate > 0  # captions without their attribute words too
+    stream = WorldStream(size, seed=cfg.seed * 1000 + env.rank, capacity=cfg.ring_capacity, plain=plain)
     return stream.start()
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from studio.eval.judge import JUDGE_SIZE, Judge, train_judge
 from studio.training.data import ATTRIBUTE_GROUPS
+from studio.training.edit_rows import brings_winter, edited_attributes, snowed
 from studio.training.layout_term import at_reader_size, frozen_segmenter, layout_loss, read
 from studio.training.loop import (
     _fixed_samples,
@@ -79,6 +80,9 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
     G = build_generator(cfg).to(env.device)
     if cfg.anchor_weight > 0 and not cfg.init:
         raise ValueError("anchor_weight keeps G near its init: give the config an init")
+    if cfg.edit_rate > 0 and not (cfg.attributes and cfg.judge_weight > 0 and cfg.oasis_weight == 0):
+        # D would judge an edit row's picture against the scene's own caption, classes and attributes
+        raise ValueError("edit_rate needs a D-free fine-tune (oasis_weight 0), attributes and judge_weight")
     groups = GROUPS if cfg.attr_weight > 0 else ()
     attr_dim = sum(GROUPS) if cfg.attributes else 0
     D = SegDiscriminator(cfg.ndf, NUM_CLASSES, cfg.resolution, groups, attr_dim).to(env.device)
@@ -136,6 +140,16 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
             # wording it never learned), while D still judges the pairing with the full caption.
             plain = (torch.rand(n, device=env.device) < cfg.text_drop) & keep.all(1)
             text_g = torch.where(plain[:, None], b["plain"], text)
+            edit = torch.rand(n, device=env.device) < cfg.edit_rate  # rows that practise a sound's edit
+            if edit.any():
+                moved = edited_attributes(b["truth"].cpu()).to(env.device)
+                moved = torch.where(edit[:, None], moved, b["truth"])
+                labels = snowed(labels, edit & brings_winter(b["truth"], moved))
+                labels_in = torch.where(drop[:, None, None, None], unknown.expand_as(labels), labels)
+                keep = keep | edit[:, None]
+                given = attribute_vector(moved, keep, GROUPS)
+                wanted = torch.where(edit[:, None], moved, wanted)
+                text_g = torch.where(edit[:, None], b["plain"], text_g)
             metrics = {}
             if cfg.oasis_weight > 0:
                 with torch.no_grad():
@@ -169,14 +183,15 @@ def oasis_generator_run(cfg, out_dir, embed, resume, env, progress, should_stop)
                 asked = class_balance(target) * (~drop)[:, None, None]
                 if cfg.layout_readable:  # rain or night the world paints may hide a class from S too
                     with torch.no_grad():
-                        asked = asked * (read(S, x).argmax(1) == target)
+                        asked = asked * (read(S, x).argmax(1) == at_reader_size(S, b["labels"]))
                 lay = layout_loss(S, fake, target, asked)
                 loss_g = loss_g + cfg.layout_weight * lay
                 metrics["layout"] = lay.item()
             if teacher is not None:
                 with torch.no_grad():
                     kept = teacher(z, text_g, labels_in, given, noise)
-                anchor = (fake - kept).abs().mean()
+                rows = (~edit).float()  # an edit row is meant to differ from the init's picture
+                anchor = ((fake - kept).abs().mean((1, 2, 3)) * rows).sum() / rows.sum().clamp(min=1)
                 loss_g = loss_g + cfg.anchor_weight * anchor
                 metrics["anchor"] = anchor.item()
             if judge is not None:  # time and weather as a classifier of real renders reads them

@@ -600,3 +600,50 @@ def test_a_layout_distillation_reads_the_sketch_and_stays_near_its_init(tiny_oas
             tmp_path / "bad",
             shipped_embedder(),
         )
+
+
+def test_edit_rows_move_time_or_weather_and_snow_the_ground_as_a_sound_edit_does() -> None:
+    """An edit row is a sound's edit: one of time or weather moved, snowfall bringing winter, and
+    grass and flowers under it turned to snow (the layout the app paints for a blizzard)."""
+    from studio.training.edit_rows import brings_winter, edited_attributes, snowed
+    from studio.world.classes import CLASS_INDEX
+
+    truth = torch.tensor([[0, 0, 0], [6, 4, 1], [2, 6, 3], [4, 1, 2]]).repeat(8, 1)
+    moved = edited_attributes(truth, torch.Generator().manual_seed(0))
+    changed = moved[:, :2] != truth[:, :2]
+    assert changed.sum(1).eq(1).all() and changed[:, 0].any() and changed[:, 1].any()
+    snowy = moved[:, 1] == 6
+    assert snowy.any() and (moved[snowy, 2] == 3).all()
+    assert torch.equal(moved[~snowy, 2], truth[~snowy, 2])  # the season moves only with snowfall
+
+    classes = torch.tensor([CLASS_INDEX[c] for c in ("grass", "flower", "water", "sky")]).view(1, 2, 2)
+    labels = torch.nn.functional.one_hot(classes.expand(2, 2, 2), NUM_CLASSES).permute(0, 3, 1, 2).float()
+    rows = brings_winter(torch.tensor([[0, 6, 1], [0, 0, 1]]), torch.tensor([[0, 6, 3], [0, 0, 1]]))
+    assert rows.tolist() == [True, False]
+    out = snowed(labels, rows).argmax(1)
+    assert out[0].flatten().tolist() == [CLASS_INDEX[c] for c in ("snow", "snow", "water", "sky")]
+    assert torch.equal(out[1], classes[0])
+
+
+def test_a_distillation_with_edit_rows_asks_the_judge_for_the_moved_attribute(tiny_oasis, tmp_path) -> None:
+    """edit_rate: rows with time or weather moved train beside the layout term and the anchor, and
+    only the judge scores them; they need a D-free fine-tune, as D would call them mismatched."""
+    from studio.eval.judge import Judge
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.manual_seed(0)
+    torch.save(Judge().state_dict(), run / "judge-7.pt")  # random here: quick
+    common = {**TINY, **OASIS, "d_warmup": 0, "judge_weight": 1.0, "judge_seed": 7, "edit_rate": 1.0}
+    cfg = TrainConfig(
+        name="tiny-edit",
+        steps=2,
+        upscaler=None,
+        init=str(tiny_oasis / "tiny-oasis.onnx"),
+        **{**common, "oasis_weight": 0.0, "layout_weight": 1.0, "anchor_weight": 5.0},
+    )
+    metrics = train(cfg, run, shipped_embedder())
+    assert metrics["judge_g"] > 0 and np.isfinite(metrics["layout"])
+    assert metrics["anchor"] == 0  # every row was an edit row: none is held to the init's picture
+    with pytest.raises(ValueError, match="D-free"):
+        train(TrainConfig(name="x", steps=1, **common), tmp_path / "bad", shipped_embedder())

@@ -13,6 +13,7 @@ from PySide6.QtGui import QKeySequence
 
 from studio.audio.io import SAMPLE_RATE, write_wav
 from studio.audio.recorder import InputDevice, WavSource
+from studio.inference.audio_encoder import Heard
 from studio.inference.audio_encoder import loudness_strength as loudness
 from ui import sound_panel
 from ui.sound_panel import NO_MICROPHONE_TEXT, SoundPanel, peaks
@@ -285,8 +286,11 @@ def test_defaults_and_listen_results(panel: SoundPanel) -> None:
     assert text.index("rain") < text.index("thunder") < text.index("wind")
     panel.set_listen_results([])
     assert panel.listen_label.text() == "Sounds like: —"
-    panel.set_listen_results([("Wind", 0.2), ("Rain", 0.31)], placed=False)  # under the encoder's floor
+    ranked = [("Rain", 0.31, {}), ("Wind", 0.2, {})]
+    heard = Heard(ranked, "sound 1.0", floor=0.5)  # under the encoder's floor: its verdict, not a guess
+    panel.set_listen_results([("Wind", 0.2), ("Rain", 0.31)], {"weather": "rainy"}, heard.verdict())
     assert panel.listen_label.text() == "Can't place this sound (closest: Rain 0.31)"
+    assert list(panel.changes.checks) == ["weather"] and panel.changes.moves() == {}
 
 
 def test_play_without_output_device_says_so(qtbot, panel: SoundPanel, wav: Path) -> None:
