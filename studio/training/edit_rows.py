@@ -5,8 +5,9 @@ a blizzard → snowy winter with snow on the ground) while its layout, caption a
 training row was ever like that: a row's caption, layout and attributes always agree, so a rainy
 attribute over a sunny scene's layout painted a half-rainy picture (`studio eval`: heavy rain →
 rainy 0.50, blizzard → snowy 0.06). An edit row keeps the row's layout and plain caption (its
-attribute words cut), moves time or weather, and a frozen judge of renders (`judge_weight`) asks
-for the moved attribute to show; the anchor does not hold it to the init's old picture.
+attribute words cut), moves the attributes a sound moves, and a frozen judge of renders
+(`judge_weight`) asks for the moved time and weather to show; the anchor does not hold it to the
+init's old picture.
 """
 
 from __future__ import annotations
@@ -16,26 +17,27 @@ import torch
 from studio.inference.sound_ground import COVERED, SNOW
 from studio.training.data import ATTRIBUTE_GROUPS
 from studio.world.classes import CLASS_INDEX
+from studio.world.sounds import SOUND_KINDS
 
-EDITED = ("time", "weather")  # what the sounds move and the judge sees
 _NAMES = list(ATTRIBUTE_GROUPS)
-_WEATHER, _SEASON = _NAMES.index("weather"), _NAMES.index("season")
-_SNOWY = ATTRIBUTE_GROUPS["weather"].index("snowy")
+_SEASON = _NAMES.index("season")
 _WINTER = ATTRIBUTE_GROUPS["season"].index("winter")
+# The distinct moves the sounds make to scene attributes (owl: time night; blizzard: snowy winter),
+# as value indices per group, -1 where a move leaves the group alone. Rain and heavy rain make one.
+SOUND_MOVES = torch.tensor(
+    [
+        [ATTRIBUTE_GROUPS[g].index(kind.attributes[g]) if g in kind.attributes else -1 for g in _NAMES]
+        for kind in SOUND_KINDS
+        if set(kind.attributes) & set(_NAMES)
+    ]
+).unique(dim=0)
 
 
 def edited_attributes(truth: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """[N, groups] `truth` with time or weather (one per row, at random) moved to another value.
-    Snowy weather also brings winter, as in the world and in a blizzard's edit."""
-    out = truth.clone()
-    n = len(truth)
-    which = torch.randint(0, len(EDITED), (n,), generator=generator)
-    for k, name in enumerate(EDITED):
-        g, size = _NAMES.index(name), len(ATTRIBUTE_GROUPS[name])
-        moved = (truth[:, g].clamp(min=0) + torch.randint(1, size, (n,), generator=generator)) % size
-        out[:, g] = torch.where(which == k, moved, truth[:, g])
-    out[:, _SEASON] = torch.where(out[:, _WEATHER] == _SNOWY, _WINTER, out[:, _SEASON])
-    return out
+    """[N, groups] `truth` with one sound's moves applied per row (drawn at random among the
+    distinct moves of SOUND_MOVES), as Apply does in the app."""
+    moves = SOUND_MOVES[torch.randint(0, len(SOUND_MOVES), (len(truth),), generator=generator)]
+    return torch.where(moves >= 0, moves, truth)
 
 
 def snowed(labels: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

@@ -602,19 +602,27 @@ def test_a_layout_distillation_reads_the_sketch_and_stays_near_its_init(tiny_oas
         )
 
 
-def test_edit_rows_move_time_or_weather_and_snow_the_ground_as_a_sound_edit_does() -> None:
-    """An edit row is a sound's edit: one of time or weather moved, snowfall bringing winter, and
-    grass and flowers under it turned to snow (the layout the app paints for a blizzard)."""
-    from studio.training.edit_rows import brings_winter, edited_attributes, snowed
+def test_edit_rows_move_what_a_sound_moves_and_snow_the_ground_as_its_edit_does() -> None:
+    """An edit row is a sound's edit: the attributes some sound implies moved (a blizzard: snowy
+    winter), the rest kept, and grass and flowers turned to snow where it brings winter (the layout
+    the app paints for a blizzard)."""
+    from studio.training.data import ATTRIBUTE_GROUPS
+    from studio.training.edit_rows import SOUND_MOVES, brings_winter, edited_attributes, snowed
     from studio.world.classes import CLASS_INDEX
+    from studio.world.sounds import SOUND_KINDS
 
-    truth = torch.tensor([[0, 0, 0], [6, 4, 1], [2, 6, 3], [4, 1, 2]]).repeat(8, 1)
+    names = list(ATTRIBUTE_GROUPS)
+    implied = {
+        tuple(ATTRIBUTE_GROUPS[g].index(k.attributes[g]) if g in k.attributes else -1 for g in names)
+        for k in SOUND_KINDS
+        if set(k.attributes) & set(names)
+    }
+    assert {tuple(m) for m in SOUND_MOVES.tolist()} == implied and len(implied) == len(SOUND_MOVES)
+    truth = torch.tensor([[0, 0, 0], [6, 4, 1], [2, 6, 3], [4, 1, 2]]).repeat(16, 1)
     moved = edited_attributes(truth, torch.Generator().manual_seed(0))
-    changed = moved[:, :2] != truth[:, :2]
-    assert changed.sum(1).eq(1).all() and changed[:, 0].any() and changed[:, 1].any()
-    snowy = moved[:, 1] == 6
-    assert snowy.any() and (moved[snowy, 2] == 3).all()
-    assert torch.equal(moved[~snowy, 2], truth[~snowy, 2])  # the season moves only with snowfall
+    each_move = torch.where(SOUND_MOVES[None] >= 0, SOUND_MOVES[None], truth[:, None])  # [N, moves, groups]
+    assert (each_move == moved[:, None]).all(2).any(1).all()  # every row: truth with one sound's moves
+    assert len({tuple(m) for m in moved.tolist()}) > 8  # many different moves, not one
 
     classes = torch.tensor([CLASS_INDEX[c] for c in ("grass", "flower", "water", "sky")]).view(1, 2, 2)
     labels = torch.nn.functional.one_hot(classes.expand(2, 2, 2), NUM_CLASSES).permute(0, 3, 1, 2).float()
@@ -625,8 +633,8 @@ def test_edit_rows_move_time_or_weather_and_snow_the_ground_as_a_sound_edit_does
     assert torch.equal(out[1], classes[0])
 
 
-def test_a_distillation_with_edit_rows_asks_the_judge_for_the_moved_attribute(tiny_oasis, tmp_path) -> None:
-    """edit_rate: rows with time or weather moved train beside the layout term and the anchor, and
+def test_a_distillation_with_edit_rows_asks_the_judge_for_the_moved_attributes(tiny_oasis, tmp_path) -> None:
+    """edit_rate: rows with a sound's moves applied train beside the layout term and the anchor, and
     only the judge scores them; they need a D-free fine-tune, as D would call them mismatched."""
     from studio.eval.judge import Judge
 
