@@ -79,6 +79,7 @@ def test_shipped_twins_are_registered() -> None:
         "landscape128_v5v",
         "landscape128_v5x",
         "landscape128_v5y",
+        "landscape128_v5z",
         "landscape_sr128_v2",
     ):
         if not (SHIPPED / f"{name}.json").is_file():

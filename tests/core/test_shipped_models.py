@@ -26,6 +26,7 @@ UPSCALERS = {  # generator: its upscaler
     "landscape128_v5v": "landscape_sr128_v2",
     "landscape128_v5x": "landscape_sr128_v2",
     "landscape128_v5y": "landscape_sr128_v2",
+    "landscape128_v5z": "landscape_sr128_v2",
 }
 SHIPPED = [g for g in UPSCALERS if (shipped_models_dir() / f"{g}.onnx").exists()]
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped generator is exported")
