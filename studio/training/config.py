@@ -62,7 +62,7 @@ class TrainConfig(JsonConfig):
     consistent_refine: bool = False  # oasis only: output area-averaged to the trunk size = trunk's picture
     trunk_weight: float = 0.0  # oasis only: L1 of the output, area-averaged to the trunk size, vs the trunk
     judge_weight: float = 0.0  # oasis only: a frozen time/weather classifier of renders scores G
-    edit_rate: float = 0.0  # oasis only: share of rows with time or weather moved, as a sound moves them
+    edit_rate: float = 0.0  # oasis only: share of rows given a sound's attribute moves (edit_rows.py)
     layout_weight: float = 0.0  # oasis only: a frozen shipped segmenter must read the painted classes
     layout_model: str = "segmenter64"  # oasis only: that segmenter (studio/training/layout_term.py)
     layout_readable: bool = False  # oasis only: ask only for pixels the segmenter reads right in the render

@@ -1,11 +1,11 @@
 """Edit rows: a generator fine-tune practises the edit a sound makes.
 
-A sound edit re-renders a picture with one attribute moved (rain → weather rainy, an owl → night,
-a blizzard → snowy winter with snow on the ground) while its layout, caption and seed stay. No
-training row was ever like that: a row's caption, layout and attributes always agree, so a rainy
-attribute over a sunny scene's layout painted a half-rainy picture (`studio eval`: heavy rain →
-rainy 0.50, blizzard → snowy 0.06). An edit row keeps the row's layout and plain caption (its
-attribute words cut), moves the attributes a sound moves, and a frozen judge of renders
+A sound edit re-renders a picture with the attributes it implies moved (rain → weather rainy, an
+owl → night, a blizzard → snowy winter with snow on the ground) while its layout, caption and seed
+stay. No training row was ever like that: a row's caption, layout and attributes always agree, so
+a rainy attribute over a sunny scene's layout painted a half-rainy picture (`studio eval`: heavy
+rain → rainy 0.50, blizzard → snowy 0.06). An edit row keeps the row's layout and plain caption
+(its attribute words cut), moves the attributes a sound moves, and a frozen judge of renders
 (`judge_weight`) asks for the moved time and weather to show; the anchor does not hold it to the
 init's old picture.
 """
